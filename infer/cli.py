@@ -1,0 +1,100 @@
+"""Command line of the inspector: one parcel from photos, or every parcel of a manifest."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic"}
+
+
+def expand(inputs: list[str]) -> list[str]:
+    """Files as given; directories contribute their image files, sorted."""
+    photos = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            photos += sorted(
+                str(p) for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            )
+        else:
+            photos.append(item)
+    return photos
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m infer",
+        description="Judge a parcel from its photos: counterfeit likelihood, brand, verdict.",
+    )
+    parser.add_argument("photos", nargs="*", help="photo files or folders of one parcel")
+    parser.add_argument("--model", default=None,
+                        help="model folder or MLflow URI (default: newest registered version)")
+    parser.add_argument("--parcel-id", default=None)
+    parser.add_argument("--json", action="store_true", help="one compact JSON line")
+    parser.add_argument("--manifest", help="judge every parcel of this manifest CSV")
+    parser.add_argument("--out", help="with --manifest: JSONL output (resumable)")
+    args = parser.parse_args(argv)
+    if bool(args.manifest) == bool(args.photos):
+        parser.error("give photos of one parcel, or --manifest PATH --out FILE.jsonl")
+    if args.manifest and not args.out:
+        parser.error("--manifest needs --out FILE.jsonl")
+    return args
+
+
+def judge_manifest(inspector, manifest: str, out: str) -> int:
+    from tqdm.auto import tqdm
+
+    from infer.inspector import NoReadablePhotos
+    from infer.manifest import read_manifest
+
+    df = read_manifest(manifest, check_files=False)
+    out_path = Path(out)
+    done = set()
+    if out_path.exists():
+        for line in out_path.read_text().splitlines():
+            try:
+                done.add(json.loads(line)["parcel_id"])
+            except (json.JSONDecodeError, KeyError):
+                continue  # a line cut by a crash is rewritten below
+    groups = [(pid, g) for pid, g in df.groupby("parcel_id", sort=False) if pid not in done]
+    with out_path.open("a") as sink:
+        for pid, group in tqdm(groups, desc="parcels", unit="parcel"):
+            try:
+                record = inspector.inspect(list(group["path"]), parcel_id=pid).to_dict()
+            except NoReadablePhotos as exc:
+                record = {"parcel_id": pid, "verdict": None, "error": str(exc),
+                          "photos": [p.to_dict() for p in exc.errors]}
+            sink.write(json.dumps(record) + "\n")
+            sink.flush()
+    print(f"{len(groups)} parcel(s) judged, {len(done)} already in {out_path}", file=sys.stderr)
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from infer.inspector import Inspector, NoReadablePhotos
+    from infer.manifest import ManifestError
+    from infer.package import PackageError
+
+    try:
+        inspector = Inspector.load(args.model)
+    except (LookupError, FileNotFoundError, PackageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.manifest:
+        try:
+            return judge_manifest(inspector, args.manifest, args.out)
+        except ManifestError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    photos = expand(args.photos)
+    try:
+        verdict = inspector.inspect(photos, parcel_id=args.parcel_id)
+    except NoReadablePhotos as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(verdict.to_dict(), indent=None if args.json else 2))
+    return 0

@@ -1,0 +1,159 @@
+"""`Inspector`: photos of one parcel in, a `ParcelVerdict` out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from infer.model import InspectorNet, predict_arrays, softmax
+from infer.package import load_package
+from infer.photos import PhotoError, PhotoSource, describe, load_photo
+from infer.pooling import pool_brand, pool_logits, sigmoid
+from infer.preprocess import letterbox
+from infer.verdict import ParcelVerdict, PhotoResult, Thresholds, decide
+
+
+class NoReadablePhotos(ValueError):
+    """Raised when no photo of a parcel could be read; lists every file and why."""
+
+    def __init__(self, parcel_id: str, errors: list[PhotoResult]):
+        lines = "\n".join(f"  {p.path}: {p.error}" for p in errors) or "  (no photos given)"
+        super().__init__(f"parcel {parcel_id}: no readable photo\n{lines}")
+        self.parcel_id = parcel_id
+        self.errors = errors
+
+
+@dataclass
+class PhotoScores:
+    """Raw network outputs for a batch of photos (NaN rows where a photo was unreadable)."""
+
+    names: list[str]
+    counterfeit_logit: np.ndarray  # [N]
+    brand_probs: np.ndarray  # [N, B]
+    errors: list[str | None]
+
+
+class Inspector:
+    def __init__(self, net: InspectorNet, meta: dict[str, Any], identity: dict | None = None):
+        self.net = net.eval()
+        self.meta = meta
+        self.spec = net.spec
+        self.brands = list(net.spec.brands)
+        self.pooling = meta.get("pooling", "log_mean_exp")
+        self.thresholds = Thresholds(**meta.get("thresholds", {}))
+        temps = meta.get("temperature", {})
+        self.counterfeit_temperature = float(temps.get("counterfeit", 1.0))
+        self.brand_temperature = float(temps.get("brand", 1.0))
+        model = meta.get("model", {})
+        self.identity = {
+            "name": model.get("name"),
+            "version": model.get("version"),
+            "run_id": model.get("run_id"),
+        }
+        self.identity.update({k: v for k, v in (identity or {}).items() if v is not None})
+
+    @classmethod
+    def load(cls, uri: str | Path | None = None) -> Inspector:
+        """From a model folder, an MLflow model URI (models:/, runs:/), or, with no argument,
+        the newest registered version of `counterfeit-inspector`."""
+        from infer.registry import resolve
+
+        folder, identity = resolve(None if uri is None else str(uri))
+        net, meta = load_package(folder)
+        return cls(net, meta, identity)
+
+    # -- photos -------------------------------------------------------------------------------
+    def _decode(self, source: PhotoSource, name: str) -> np.ndarray:
+        img = load_photo(source, name=name, min_size=self.spec.image_size)
+        return letterbox(img, self.spec.image_size)
+
+    def forward_arrays(self, arrays: np.ndarray, batch_size: int = 32):
+        """Letterboxed uint8 photos -> calibrated counterfeit logits [N], brand probs [N,B]."""
+        cf, brand = predict_arrays(self.net, arrays, batch_size)
+        return cf / self.counterfeit_temperature, softmax(brand, self.brand_temperature)
+
+    def score_photos(
+        self, sources: Sequence[PhotoSource], names: Sequence[str] | None = None
+    ) -> PhotoScores:
+        names = list(names) if names is not None else [describe(s, i) for i, s in enumerate(sources)]
+        arrays, errors, ok = [], [], []
+        for i, (source, name) in enumerate(zip(sources, names, strict=True)):
+            try:
+                arrays.append(self._decode(source, name))
+                errors.append(None)
+                ok.append(i)
+            except PhotoError as exc:
+                errors.append(exc.reason)
+        n, b = len(names), len(self.brands)
+        logit = np.full(n, np.nan)
+        probs = np.full((n, b), np.nan)
+        if arrays:
+            cf, br = self.forward_arrays(np.stack(arrays))
+            logit[ok], probs[ok] = cf, br
+        return PhotoScores(names, logit, probs, errors)
+
+    # -- parcels ------------------------------------------------------------------------------
+    def verdict_from_scores(self, scores: PhotoScores, parcel_id: str) -> ParcelVerdict:
+        photos, good = [], []
+        for i, name in enumerate(scores.names):
+            if scores.errors[i] is not None:
+                photos.append(PhotoResult(path=name, error=scores.errors[i]))
+                continue
+            k = int(np.argmax(scores.brand_probs[i]))
+            photos.append(
+                PhotoResult(
+                    path=name,
+                    counterfeit_probability=round(sigmoid(scores.counterfeit_logit[i]), 6),
+                    brand=self.brands[k],
+                    brand_probability=round(float(scores.brand_probs[i, k]), 6),
+                )
+            )
+            good.append(i)
+        if not good:
+            raise NoReadablePhotos(parcel_id, photos)
+        probability = sigmoid(pool_logits(scores.counterfeit_logit[good], self.pooling))
+        brand_probs = pool_brand(scores.brand_probs[good])
+        k = int(np.argmax(brand_probs))
+        verdict, reasons = decide(probability, float(brand_probs[k]), self.thresholds)
+        if len(good) < len(photos):
+            reasons.append("unreadable_photos")
+        return ParcelVerdict(
+            parcel_id=parcel_id,
+            verdict=verdict,
+            counterfeit_probability=round(probability, 6),
+            brand=self.brands[k],
+            brand_probability=round(float(brand_probs[k]), 6),
+            photos=photos,
+            model=dict(self.identity),
+            reasons=reasons,
+        )
+
+    def inspect(
+        self,
+        photos: Iterable[PhotoSource],
+        parcel_id: str | None = None,
+        names: Sequence[str] | None = None,
+    ) -> ParcelVerdict:
+        """Judge one parcel from its photos (paths, bytes or PIL images).
+
+        Unreadable photos get an `error` entry and the parcel is judged on the rest; if none can
+        be read, NoReadablePhotos is raised naming each file and why.
+        """
+        sources = list(photos)
+        scores = self.score_photos(sources, names)
+        if parcel_id is None:
+            parcel_id = _default_parcel_id(sources)
+        return self.verdict_from_scores(scores, parcel_id)
+
+
+def _default_parcel_id(sources: list[PhotoSource]) -> str:
+    paths = [Path(s) for s in sources if isinstance(s, str | Path)]
+    if paths:
+        parents = {p.resolve().parent for p in paths}
+        if len(parents) == 1:
+            return parents.pop().name
+    return "parcel"

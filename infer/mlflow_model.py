@@ -1,0 +1,69 @@
+"""MLflow pyfunc, logged as models-from-code: this file is the model definition.
+
+Input: one row per photo with `parcel_id` and either `path` or `image` (base64 bytes).
+Output: one row per parcel with the verdict fields; list/dict fields are JSON strings so the
+frame serialises the same through `mlflow models serve` and in Python.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+import mlflow
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+
+ARTIFACT_KEY = "inspector"
+OUTPUT_COLUMNS = [
+    "parcel_id", "verdict", "counterfeit_probability", "brand", "brand_probability",
+    "reasons", "photos", "model", "error",
+]
+
+
+def _photo(row: pd.Series, i: int):
+    image = row.get("image")
+    if isinstance(image, str) and image:
+        try:
+            return base64.b64decode(image, validate=True), f"<image #{i}>"
+        except (binascii.Error, ValueError):
+            return b"", f"<image #{i}: invalid base64>"
+    if isinstance(image, bytes | bytearray) and image:
+        return bytes(image), f"<image #{i}>"
+    path = row.get("path")
+    if isinstance(path, str) and path:
+        return path, path
+    return b"", f"<row #{i}: neither image nor path>"
+
+
+class InspectorModel(PythonModel):
+    def load_context(self, context):
+        from infer.inspector import Inspector
+
+        self.inspector = Inspector.load(context.artifacts[ARTIFACT_KEY])
+
+    def predict(self, context, model_input, params=None):
+        from infer.inspector import NoReadablePhotos
+
+        frame = pd.DataFrame(model_input)
+        if "parcel_id" not in frame:
+            frame["parcel_id"] = "parcel"
+        rows = []
+        for parcel_id, group in frame.groupby("parcel_id", sort=False):
+            sources, names = zip(*(_photo(r, i) for i, r in group.iterrows()), strict=True)
+            try:
+                v = self.inspector.inspect(list(sources), parcel_id=str(parcel_id), names=names)
+            except NoReadablePhotos as exc:
+                rows.append({"parcel_id": str(parcel_id), "error": str(exc),
+                             "photos": json.dumps([p.to_dict() for p in exc.errors])})
+                continue
+            d = v.to_dict()
+            for key in ("reasons", "photos", "model"):
+                d[key] = json.dumps(d[key])
+            d["error"] = None
+            rows.append(d)
+        return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
+
+
+mlflow.models.set_model(InspectorModel())

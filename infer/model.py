@@ -1,0 +1,122 @@
+"""The network: a timm backbone with a counterfeit head (one logit) and a brand head."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import timm
+import torch
+from torch import nn
+
+from infer.preprocess import normalize
+from infer.weights import load_backbone_weights
+
+
+@dataclass
+class NetSpec:
+    """Everything needed to rebuild the network; stored as JSON beside the weights."""
+
+    backbone: str = "tf_efficientnet_lite0"
+    brands: list[str] = field(default_factory=list)
+    image_size: int = 224
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    dropout: float = 0.2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> NetSpec:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        for key in ("mean", "std"):
+            if key in known:
+                known[key] = tuple(float(v) for v in known[key])
+        return cls(**known)
+
+
+class InspectorNet(nn.Module):
+    def __init__(self, spec: NetSpec, backbone: nn.Module):
+        super().__init__()
+        self.spec = spec
+        self.backbone = backbone
+        features = backbone.num_features
+        self.dropout = nn.Dropout(spec.dropout)
+        self.counterfeit_head = nn.Linear(features, 1)
+        self.brand_head = nn.Linear(features, max(1, len(spec.brands)))
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(counterfeit logit [N], brand logits [N, B]); a tuple keeps export to ONNX simple."""
+        features = self.dropout(self.backbone(images))
+        return self.counterfeit_head(features).squeeze(-1), self.brand_head(features)
+
+
+def create_backbone(name: str, weights: str | None = "imagenet") -> tuple[nn.Module, dict]:
+    """timm backbone without classifier, plus its pretrained config (for mean/std)."""
+    try:
+        model = timm.create_model(name, pretrained=False)
+    except RuntimeError as exc:  # timm: "Unknown model (...)"
+        raise ValueError(f"unknown timm model {name!r}: {exc}") from exc
+    load_backbone_weights(model, name, weights)
+    model.reset_classifier(0)
+    return model, dict(model.pretrained_cfg)
+
+
+def create_inspector_net(
+    name: str = "tf_efficientnet_lite0",
+    brands: list[str] | None = None,
+    weights: str | None = "imagenet",
+    image_size: int = 224,
+    dropout: float = 0.2,
+) -> InspectorNet:
+    backbone, cfg = create_backbone(name, weights)
+    spec = NetSpec(
+        backbone=name,
+        brands=list(brands or []),
+        image_size=image_size,
+        mean=tuple(cfg.get("mean", (0.485, 0.456, 0.406))),
+        std=tuple(cfg.get("std", (0.229, 0.224, 0.225))),
+        dropout=dropout,
+    )
+    return InspectorNet(spec, backbone)
+
+
+def build_from_spec(spec: NetSpec) -> InspectorNet:
+    """An uninitialised network of `spec`'s shape, to receive saved weights."""
+    backbone, _ = create_backbone(spec.backbone, weights=None)
+    return InspectorNet(spec, backbone)
+
+
+@torch.inference_mode()
+def predict_arrays(
+    net: InspectorNet,
+    arrays: np.ndarray,
+    batch_size: int = 32,
+    channels_last: bool = False,
+    progress: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raw outputs for letterboxed uint8 photos [N,H,W,3]: counterfeit logits [N] and brand
+    logits [N,B]. Training's evaluation and serving both go through here."""
+    from tqdm.auto import tqdm
+
+    net.eval()
+    cf_out, brand_out = [], []
+    starts = range(0, len(arrays), batch_size)
+    for start in tqdm(starts, desc=progress, unit="batch", leave=False, disable=progress is None):
+        x = normalize(arrays[start : start + batch_size], net.spec.mean, net.spec.std)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        cf, brand = net(x)
+        cf_out.append(cf.double().numpy())
+        brand_out.append(brand.double().numpy())
+    if not cf_out:
+        return np.zeros(0), np.zeros((0, len(net.spec.brands)))
+    return np.concatenate(cf_out), np.concatenate(brand_out)
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = logits / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)

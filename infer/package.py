@@ -1,0 +1,67 @@
+"""The shipped model folder: `weights.safetensors` + `inspector.json`, no pickled objects.
+
+Loading a checkpoint a user could hand us must never execute code, so weights are safetensors
+and everything else is plain JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file, save_file
+
+from infer.model import InspectorNet, NetSpec, build_from_spec
+
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "weights.safetensors"
+META_FILE = "inspector.json"
+
+
+class PackageError(RuntimeError):
+    pass
+
+
+def save_package(folder: str | Path, net: InspectorNet, meta: dict[str, Any]) -> Path:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
+    save_file(state, str(folder / WEIGHTS_FILE))
+    document = {"format_version": FORMAT_VERSION, "net": net.spec.to_dict(), **meta}
+    (folder / META_FILE).write_text(json.dumps(document, indent=2, sort_keys=True))
+    return folder
+
+
+def is_package(folder: str | Path) -> bool:
+    folder = Path(folder)
+    return (folder / META_FILE).is_file() and (folder / WEIGHTS_FILE).is_file()
+
+
+def find_package(root: str | Path) -> Path:
+    """The package folder at or below `root` (an MLflow model keeps it under artifacts/)."""
+    root = Path(root)
+    if is_package(root):
+        return root
+    for meta in sorted(root.rglob(META_FILE)):
+        if is_package(meta.parent):
+            return meta.parent
+    raise PackageError(f"{root}: no {META_FILE} + {WEIGHTS_FILE} found (not an inspector model)")
+
+
+def load_package(folder: str | Path) -> tuple[InspectorNet, dict[str, Any]]:
+    folder = find_package(folder)
+    try:
+        meta = json.loads((folder / META_FILE).read_text())
+    except json.JSONDecodeError as exc:
+        raise PackageError(f"{folder / META_FILE}: invalid JSON ({exc})") from exc
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise PackageError(
+            f"{folder / META_FILE}: format_version {meta.get('format_version')!r}, "
+            f"this code reads {FORMAT_VERSION}"
+        )
+    net = build_from_spec(NetSpec.from_dict(meta["net"]))
+    state = load_file(str(folder / WEIGHTS_FILE))
+    net.load_state_dict(state, strict=True)
+    net.eval()
+    return net, meta

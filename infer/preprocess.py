@@ -1,0 +1,41 @@
+"""The one preprocessing path shared by training and serving.
+
+Photos are letterboxed (whole photo kept, padded to a square) rather than centre-cropped: a
+defect at the toe or on the edge of a label must not be cropped away before the model sees it.
+Training augments the letterboxed array; serving uses it as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+PAD_VALUE = 128  # mid-grey: ~0 after the usual normalisations, no fake edge for the model
+
+
+def letterbox(img: Image.Image, size: int) -> np.ndarray:
+    """HxWx3 uint8 array of `size`x`size`, the photo scaled to fit and centred."""
+    width, height = img.size
+    scale = size / max(width, height)
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    resized = img.resize((new_w, new_h), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    canvas = np.full((size, size, 3), PAD_VALUE, dtype=np.uint8)
+    top, left = (size - new_h) // 2, (size - new_w) // 2
+    canvas[top : top + new_h, left : left + new_w] = np.asarray(resized, dtype=np.uint8)
+    return canvas
+
+
+def normalize(
+    batch: np.ndarray | torch.Tensor, mean: Sequence[float], std: Sequence[float]
+) -> torch.Tensor:
+    """NxHxWx3 (or HxWx3) uint8 -> Nx3xHxW float tensor, normalised."""
+    tensor = torch.as_tensor(np.ascontiguousarray(batch)) if isinstance(batch, np.ndarray) else batch
+    if tensor.ndim == 3:
+        tensor = tensor.unsqueeze(0)
+    tensor = tensor.permute(0, 3, 1, 2).float().div_(255.0)
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    return tensor.sub_(mean_t).div_(std_t)

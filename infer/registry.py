@@ -1,0 +1,72 @@
+"""Find a model: a local folder, an MLflow URI, or the newest registered version."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+REGISTERED_NAME = "counterfeit-inspector"
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def _client():
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(tracking_uri())
+    return MlflowClient(tracking_uri=tracking_uri())
+
+
+def newest_version(name: str = REGISTERED_NAME):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = _client().search_model_versions(f"name='{name}'")
+    except MlflowException:
+        versions = []
+    if not versions:
+        raise LookupError(
+            f"no registered model {name!r} in {tracking_uri()}: train one with `python -m train` "
+            "or pass --model PATH_OR_URI"
+        )
+    return max(versions, key=lambda v: int(v.version))
+
+
+def _identity_for(uri: str) -> dict[str, Any]:
+    """name/version/run_id of a models:/ or runs:/ URI, from the tracking server."""
+    client = _client()
+    if uri.startswith("models:/"):
+        rest = uri[len("models:/") :].strip("/")
+        if "@" in rest:
+            name, alias = rest.split("@", 1)
+            mv = client.get_model_version_by_alias(name, alias)
+        else:
+            name, version = rest.split("/", 1)
+            mv = client.get_model_version(name, version)
+        return {"name": mv.name, "version": str(mv.version), "run_id": mv.run_id}
+    if uri.startswith("runs:/"):
+        return {"name": None, "version": None, "run_id": uri[len("runs:/") :].split("/")[0]}
+    return {}
+
+
+def resolve(uri: str | None) -> tuple[Path, dict[str, Any]]:
+    """Local folder holding the model, and what is known of its identity."""
+    if uri is None:
+        mv = newest_version()
+        uri = f"models:/{mv.name}/{mv.version}"
+    local = Path(uri).expanduser()
+    if "://" not in uri and ":/" not in uri:
+        if not local.exists():
+            raise FileNotFoundError(f"{uri}: model folder not found")
+        return local, {}
+    identity = _identity_for(uri)
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    path = mlflow.artifacts.download_artifacts(artifact_uri=uri)
+    return Path(path), identity

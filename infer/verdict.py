@@ -1,0 +1,76 @@
+"""What the inspection app receives: one verdict per parcel, with its per-photo evidence."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+VERDICTS = ("counterfeit", "genuine", "review")
+
+
+@dataclass
+class Thresholds:
+    genuine_below: float = 0.2
+    counterfeit_above: float = 0.8
+    min_brand_probability: float = 0.5
+
+    def __post_init__(self):
+        if not 0.0 <= self.genuine_below <= self.counterfeit_above <= 1.0:
+            raise ValueError(
+                f"thresholds must satisfy 0 <= genuine_below ({self.genuine_below}) <= "
+                f"counterfeit_above ({self.counterfeit_above}) <= 1"
+            )
+
+
+@dataclass
+class PhotoResult:
+    path: str
+    counterfeit_probability: float | None = None
+    brand: str | None = None
+    brand_probability: float | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.error is not None:
+            return {"path": self.path, "error": self.error}
+        return {k: v for k, v in asdict(self).items() if k != "error"}
+
+
+@dataclass
+class ParcelVerdict:
+    parcel_id: str
+    verdict: str
+    counterfeit_probability: float
+    brand: str | None
+    brand_probability: float
+    photos: list[PhotoResult]
+    model: dict[str, Any]
+    reasons: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "parcel_id": self.parcel_id,
+            "verdict": self.verdict,
+            "counterfeit_probability": self.counterfeit_probability,
+            "brand": self.brand,
+            "brand_probability": self.brand_probability,
+            "reasons": list(self.reasons),
+            "photos": [p.to_dict() for p in self.photos],
+            "model": dict(self.model),
+        }
+
+
+def decide(
+    counterfeit_probability: float, brand_probability: float, thresholds: Thresholds
+) -> tuple[str, list[str]]:
+    """Verdict and the machine-readable reasons a person should look."""
+    reasons = []
+    if thresholds.genuine_below <= counterfeit_probability < thresholds.counterfeit_above:
+        reasons.append("counterfeit_probability_in_band")
+    if brand_probability < thresholds.min_brand_probability:
+        reasons.append("brand_uncertain")
+    if reasons:
+        return "review", reasons
+    if counterfeit_probability >= thresholds.counterfeit_above:
+        return "counterfeit", reasons
+    return "genuine", reasons

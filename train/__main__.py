@@ -1,0 +1,29 @@
+"""`python -m train [--config FILE] [key=value ...]`"""
+
+import argparse
+import sys
+
+from train.config import ConfigError, load_config
+from train.run import run
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m train",
+        description="Fine-tune the counterfeit inspector, log to MLflow, register the model.",
+        epilog="Overrides: dotted config keys, e.g. model.name=resnet18 train.epochs=3 output_dir=runs/try1",
+    )
+    parser.add_argument("--config", default=None, help="YAML config (default: configs/default.yaml)")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides")
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_config(args.config, args.overrides)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    run(cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""One epoch of training and batched prediction; nothing here knows about MLflow or files."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from infer.model import InspectorNet, predict_arrays
+from infer.preprocess import normalize
+
+
+def freeze_early_stages(net: InspectorNet, stages: int) -> None:
+    """Freeze the stem and the first `stages` blocks (EfficientNet/MobileNet-style backbones)."""
+    if stages <= 0:
+        return
+    backbone = net.backbone
+    if not hasattr(backbone, "blocks"):
+        raise ValueError(f"train.freeze_stages needs a backbone with `blocks`; {net.spec.backbone} has none")
+    modules = [getattr(backbone, n) for n in ("conv_stem", "bn1") if hasattr(backbone, n)]
+    modules += list(backbone.blocks[:stages])
+    for module in modules:
+        for p in module.parameters():
+            p.requires_grad_(False)
+
+
+def build_optimizer(net: InspectorNet, lr: float, backbone_scale: float, weight_decay: float):
+    groups: dict[tuple[str, bool], list[nn.Parameter]] = {}
+    for name, p in net.named_parameters():
+        if not p.requires_grad:
+            continue
+        part = "backbone" if name.startswith("backbone.") else "heads"
+        decay = p.ndim > 1  # no decay on norms and biases
+        groups.setdefault((part, decay), []).append(p)
+    return torch.optim.AdamW(
+        [
+            {
+                "params": params,
+                "lr": lr * (backbone_scale if part == "backbone" else 1.0),
+                "weight_decay": weight_decay if decay else 0.0,
+            }
+            for (part, decay), params in groups.items()
+        ]
+    )
+
+
+def warmup_cosine(optimizer, total_steps: int, warmup_steps: int):
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / max(1, warmup_steps)
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def masked_losses(cf_logit, brand_logits, target, brand):
+    """Each head learns only from rows that carry its label."""
+    has_label = target >= 0
+    has_brand = brand >= 0
+    zero = cf_logit.sum() * 0.0
+    cf_loss = (
+        F.binary_cross_entropy_with_logits(cf_logit[has_label], target[has_label])
+        if has_label.any()
+        else zero
+    )
+    brand_loss = F.cross_entropy(brand_logits[has_brand], brand[has_brand]) if has_brand.any() else zero
+    return cf_loss, brand_loss
+
+
+def train_one_epoch(
+    net, loader, optimizer, scheduler, *, brand_weight, channels_last, max_steps, desc
+) -> dict[str, float]:
+    net.train()
+    mean, std = net.spec.mean, net.spec.std
+    totals = {"loss": 0.0, "counterfeit_loss": 0.0, "brand_loss": 0.0}
+    steps = 0
+    bar = tqdm(loader, desc=desc, unit="batch", leave=False)
+    for images, target, brand in bar:
+        x = normalize(images, mean, std)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        cf_logit, brand_logits = net(x)
+        cf_loss, brand_loss = masked_losses(cf_logit, brand_logits, target, brand)
+        loss = cf_loss + brand_weight * brand_loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        steps += 1
+        for key, value in (("loss", loss), ("counterfeit_loss", cf_loss), ("brand_loss", brand_loss)):
+            totals[key] += value.item()
+        bar.set_postfix(loss=f"{totals['loss'] / steps:.3f}")
+        if max_steps and steps >= max_steps:
+            break
+    return {k: v / max(1, steps) for k, v in totals.items()}
+
+
+def predict(net, images: np.ndarray, batch_size: int, channels_last: bool, desc: str):
+    """Raw counterfeit logits [N] and brand logits [N, B] (uncalibrated)."""
+    return predict_arrays(net, images, batch_size, channels_last, progress=desc)

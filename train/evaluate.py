@@ -1,0 +1,73 @@
+"""`python -m train.evaluate --model URI --manifest PATH`: metrics of any model on any manifest.
+
+Prints one JSON object; metrics that need a label appear only when the manifest carries it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from infer.inspector import Inspector
+from infer.manifest import ManifestError, read_manifest
+from train.metrics import pool_parcels, summarize
+
+CHUNK = 256
+
+
+def evaluate(inspector: Inspector, manifest: str) -> dict:
+    df = read_manifest(manifest)
+    logits, probs, errors = [], [], []
+    for start in tqdm(range(0, len(df), CHUNK), desc="evaluate", unit="chunk"):
+        part = df["path"].iloc[start : start + CHUNK].tolist()
+        scores = inspector.score_photos(part, names=part)
+        logits.append(scores.counterfeit_logit)
+        probs.append(scores.brand_probs)
+        errors += scores.errors
+    photos = df.copy()
+    photos["logit"] = np.concatenate(logits)
+    brand_probs = np.concatenate(probs)
+    readable = np.isfinite(photos["logit"].to_numpy())
+    best = np.nan_to_num(brand_probs, nan=-1.0).argmax(1)
+    photos["brand_pred"] = [inspector.brands[k] if ok else "" for k, ok in zip(best, readable, strict=True)]
+    parcels = pool_parcels(photos, brand_probs, inspector.brands, inspector.pooling)
+    metrics = summarize(photos[readable], parcels)
+    metrics["n_unreadable"] = int((~readable).sum())
+    if (~readable).any():
+        metrics["unreadable"] = [e for e in errors if e][:20]
+    has_label = np.isfinite(df["target"]).any()
+    has_brand = (df["brand"] != "").any()
+    drop = set()
+    if not has_label:
+        drop |= {"photo_auroc", "parcel_auroc", "ece", "photo_ece", "parcel_accuracy_at_0.5",
+                 "n_counterfeit_parcels", "n_genuine_parcels"}
+    if not has_brand:
+        drop |= {"brand_accuracy", "photo_brand_accuracy"}
+    result = {k: v for k, v in metrics.items() if k not in drop}
+    result["model"] = inspector.identity
+    result["manifest"] = str(manifest)
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__)
+    parser.add_argument("--model", default=None, help="model folder or MLflow URI (default: newest)")
+    parser.add_argument("--manifest", required=True)
+    args = parser.parse_args(argv)
+    try:
+        inspector = Inspector.load(args.model)
+        result = evaluate(inspector, args.manifest)
+    except (ManifestError, LookupError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, default=lambda v: None if pd.isna(v) else str(v)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

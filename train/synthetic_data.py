@@ -1,0 +1,53 @@
+"""The built-in default data: generate the synthetic parcels once, reuse while they match."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from train.config import SyntheticConfig
+
+
+def _wanted(cfg: SyntheticConfig) -> dict:
+    return {
+        "n_parcels": cfg.parcels,
+        "seed": cfg.seed,
+        "difficulty": cfg.difficulty,
+        "image_size": cfg.image_size,
+    }
+
+
+def matches(out_dir: Path, cfg: SyntheticConfig) -> bool:
+    info_file, manifest = out_dir / "generator.json", out_dir / "manifest.csv"
+    if not (info_file.is_file() and manifest.is_file()):
+        return False
+    try:
+        info = json.loads(info_file.read_text())
+    except json.JSONDecodeError:
+        return False
+    args = info.get("args", info)
+    return all(str(args.get(k)) == str(v) for k, v in _wanted(cfg).items())
+
+
+def ensure_synthetic(cfg: SyntheticConfig) -> Path:
+    """Manifest of the synthetic set described by `cfg`, generating it if absent or different."""
+    from train.synthetic import generate_dataset
+
+    difficulty: str | float = cfg.difficulty
+    try:
+        difficulty = float(cfg.difficulty)
+    except ValueError:
+        pass
+    out_dir = Path(cfg.out_dir)
+    if matches(out_dir, cfg):
+        return out_dir / "manifest.csv"
+    print(f"generating {cfg.parcels} synthetic parcels into {out_dir} ...")
+    return Path(
+        generate_dataset(
+            out_dir,
+            n_parcels=cfg.parcels,
+            seed=cfg.seed,
+            difficulty=difficulty,
+            image_size=cfg.image_size,
+        )
+    )
