@@ -107,8 +107,11 @@ def load_photo(
     try:
         if min_size and img.format == "JPEG":
             # Draft keeps both sides >= the request; EXIF rotation later only swaps them.
-            scale = min_size / min(width, height)
-            img.draft("RGB", (max(1, int(width * scale)), max(1, int(height * scale))))
+            # Integer ceiling: float `width * min_size / short` can land just under the exact
+            # value and truncate to min_size - 1 (1592x1592, min_size=200 decoded at 199x199).
+            short = min(width, height)
+            request = (-(-width * min_size // short), -(-height * min_size // short))
+            img.draft("RGB", request)
         img.load()
         img = ImageOps.exif_transpose(img)
         rgb = _to_rgb(img)

@@ -92,7 +92,8 @@ def load_backbone_weights(model: nn.Module, model_name: str, weights: str | None
         model.load_state_dict(map_by_order(source, model), strict=True)
         return
     source = read_state_dict(weights)
-    if set(source) == set(model.state_dict()):
-        model.load_state_dict(source, strict=True)
-    else:
-        model.load_state_dict(map_by_order(source, model), strict=True)
+    by_name = set(source) == set(model.state_dict())
+    try:
+        model.load_state_dict(source if by_name else map_by_order(source, model), strict=True)
+    except RuntimeError as exc:  # torch's shape-mismatch report
+        raise WeightsError(f"{weights}: does not fit {model_name}: {exc}") from exc

@@ -1,0 +1,215 @@
+"""`train.config.load_config`: YAML + dotted overrides -> typed dataclasses, typos fail early."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from train.config import Config, ConfigError, dump_yaml, flatten, load_config, to_dict
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT = REPO / "configs" / "default.yaml"
+SMOKE = REPO / "configs" / "smoke.yaml"
+
+
+def test_default_config_loads():
+    cfg = load_config(DEFAULT)
+    assert isinstance(cfg, Config)
+    assert cfg.model.name == "tf_efficientnet_lite0"
+    assert cfg.model.weights == "imagenet"
+    assert cfg.output_dir == "runs/default"
+    assert cfg.train.epochs == 8 and isinstance(cfg.train.epochs, int)
+    assert cfg.train.lr == pytest.approx(0.002) and isinstance(cfg.train.lr, float)
+    assert cfg.data.image_size == 192
+    assert cfg.data.synthetic.parcels == 800
+    assert cfg.data.manifests == []
+    assert 0 <= cfg.verdict.genuine_below < cfg.verdict.counterfeit_above <= 1
+
+
+def test_no_path_means_default_yaml():
+    assert load_config() == load_config(DEFAULT)
+
+
+def test_smoke_config_loads_and_is_small():
+    cfg = load_config(SMOKE)
+    assert cfg.output_dir == "runs/smoke"
+    assert cfg.train.epochs == 1
+    assert cfg.data.synthetic.parcels == 24
+    assert cfg.data.image_size == 64
+    assert cfg.tracking.preview_images is False
+    # Keys absent from smoke.yaml keep the dataclass defaults.
+    assert cfg.verdict.pooling == "auto"
+    assert cfg.train.weight_decay == pytest.approx(1e-4)
+
+
+def test_dotted_overrides_change_typed_fields():
+    cfg = load_config(
+        DEFAULT,
+        [
+            "train.epochs=3",
+            "model.name=resnet18",
+            "output_dir=runs/x",
+            "data.manifests=[a.csv,b.csv]",
+            "train.lr=1e-4",
+            "data.synthetic.enabled=false",
+        ],
+    )
+    assert cfg.train.epochs == 3 and isinstance(cfg.train.epochs, int)
+    assert cfg.model.name == "resnet18"
+    assert cfg.output_dir == "runs/x"
+    assert cfg.data.manifests == ["a.csv", "b.csv"]
+    assert cfg.train.lr == pytest.approx(1e-4) and isinstance(cfg.train.lr, float)
+    assert cfg.data.synthetic.enabled is False
+    # Untouched neighbours are kept.
+    assert cfg.train.batch_size == 32
+    assert cfg.data.synthetic.parcels == 800
+
+
+def test_single_manifest_override_becomes_a_list():
+    cfg = load_config(DEFAULT, ["data.manifests=shoes/labels.csv:2"])
+    assert cfg.data.manifests == ["shoes/labels.csv:2"]
+
+
+def test_integer_accepted_for_float_field():
+    cfg = load_config(DEFAULT, ["train.lr=1"])
+    assert cfg.train.lr == 1.0 and isinstance(cfg.train.lr, float)
+
+
+def test_scientific_notation_without_dot_is_a_number(tmp_path):
+    # PyYAML (YAML 1.1) reads `1e-4` as a string; config files and overrides must accept it.
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("train:\n  lr: 3e-4\n  weight_decay: 1E-5\n")
+    cfg = load_config(cfg_file, ["train.warmup_epochs=5e-1"])
+    assert cfg.train.lr == pytest.approx(3e-4)
+    assert cfg.train.weight_decay == pytest.approx(1e-5)
+    assert cfg.train.warmup_epochs == pytest.approx(0.5)
+
+
+def test_override_later_wins():
+    assert load_config(DEFAULT, ["train.epochs=3", "train.epochs=5"]).train.epochs == 5
+
+
+def test_wrong_type_names_the_key():
+    with pytest.raises(ConfigError) as info:
+        load_config(DEFAULT, ["train.epochs=abc"])
+    message = str(info.value)
+    assert "train.epochs" in message
+    assert "integer" in message and "abc" in message
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("train.channels_last=maybe", "train.channels_last"),
+        ("train.lr=fast", "train.lr"),
+        ("train.epochs=2.5", "train.epochs"),
+        ("train.epochs=true", "train.epochs"),
+        ("data.synthetic.parcels=[1,2]", "data.synthetic.parcels"),
+    ],
+)
+def test_other_wrong_types(override, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(DEFAULT, [override])
+
+
+def test_unknown_key_names_the_key():
+    with pytest.raises(ConfigError) as info:
+        load_config(DEFAULT, ["train.epochz=3"])
+    message = str(info.value)
+    assert "epochz" in message
+    assert "epochs" in message  # the known keys are listed, so the typo is obvious
+
+
+def test_unknown_section_names_the_key():
+    with pytest.raises(ConfigError, match="trian"):
+        load_config(DEFAULT, ["trian.epochs=3"])
+
+
+def test_override_into_a_value_is_refused():
+    with pytest.raises(ConfigError, match="output_dir"):
+        load_config(DEFAULT, ["output_dir.sub=1"])
+
+
+def test_override_without_equals():
+    with pytest.raises(ConfigError, match="key=value"):
+        load_config(DEFAULT, ["train.epochs"])
+
+
+def test_missing_config_file(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError) as info:
+        load_config(missing)
+    assert str(missing) in str(info.value) and "not found" in str(info.value)
+
+
+def test_invalid_yaml(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [epochs: 3\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+
+
+def test_top_level_must_be_mapping(tmp_path):
+    bad = tmp_path / "list.yaml"
+    bad.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(bad)
+
+
+def test_empty_yaml_gives_defaults(tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    assert load_config(empty) == Config()
+
+
+def test_file_error_names_file(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("train:\n  epochs: many\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg)
+    assert str(cfg) in str(info.value) and "train.epochs" in str(info.value)
+
+
+def test_dump_and_flatten_round_trip(tmp_path):
+    cfg = load_config(SMOKE, ["train.epochs=2"])
+    dumped = tmp_path / "dump.yaml"
+    dumped.write_text(dump_yaml(cfg))
+    assert load_config(dumped) == cfg
+    flat = flatten(to_dict(cfg))
+    assert flat["train.epochs"] == 2
+    assert flat["data.synthetic.parcels"] == 24
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def run_train(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "train", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_help():
+    proc = run_train("--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "python -m train" in proc.stdout
+    assert "--config" in proc.stdout
+    assert "overrides" in proc.stdout
+
+
+def test_cli_unknown_key_exits_2_with_clear_message():
+    proc = run_train("train.epochz=1")
+    assert proc.returncode == 2
+    assert "error:" in proc.stderr
+    assert "epochz" in proc.stderr
+    assert "Traceback" not in proc.stderr
