@@ -9,7 +9,10 @@ from train.config import SyntheticConfig
 
 
 def _wanted(cfg: SyntheticConfig) -> dict:
+    from train.synthetic.generate import FORMAT_VERSION
+
     return {
+        "format_version": FORMAT_VERSION,
         "n_parcels": cfg.parcels,
         "seed": cfg.seed,
         "difficulty": cfg.difficulty,
@@ -26,7 +29,15 @@ def matches(out_dir: Path, cfg: SyntheticConfig) -> bool:
     except json.JSONDecodeError:
         return False
     args = info.get("args", info)
-    return all(str(args.get(k)) == str(v) for k, v in _wanted(cfg).items())
+    return all(_same(args.get(k), v) for k, v in _wanted(cfg).items())
+
+
+def _same(a, b) -> bool:
+    """Equal as numbers when both read as numbers ("1" == 1.0), else as strings."""
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return str(a) == str(b)
 
 
 def ensure_synthetic(cfg: SyntheticConfig) -> Path:

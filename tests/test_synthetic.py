@@ -1,0 +1,115 @@
+"""The synthetic parcel generator: deterministic, and its manifest says what its images show."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from train.synthetic import BRANDS, DEFECTS, VIEWS, generate_dataset
+
+SIZE = 64
+PARCELS = 10
+
+
+def _rows(manifest: Path) -> list[dict]:
+    with manifest.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _image_bytes(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.jpg"))}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("syn") / "a"
+    return generate_dataset(out, n_parcels=PARCELS, seed=3, difficulty="mixed", image_size=SIZE,
+                            workers=1, progress=False)
+
+
+def test_outputs_exist(dataset: Path):
+    root = dataset.parent
+    assert dataset.name == "manifest.csv"
+    assert (root / "preview.png").is_file()
+    with Image.open(root / "preview.png") as im:
+        assert im.width > 200 and im.height > 200
+    cfg = json.loads((root / "generator.json").read_text())
+    assert cfg["n_parcels"] == PARCELS and cfg["seed"] == 3 and cfg["image_size"] == SIZE
+    assert cfg["difficulty"] == "mixed" and "format_version" in cfg
+
+
+def _check_manifest(manifest: Path, n_parcels: int) -> None:
+    rows = _rows(manifest)
+    assert list(rows[0]) == ["path", "label", "brand", "parcel_id", "view", "defects",
+                             "visible_defects", "strength"]
+    parcels = defaultdict(list)
+    for r in rows:
+        parcels[r["parcel_id"]].append(r)
+        assert r["label"] in ("genuine", "counterfeit")
+        assert r["brand"] in BRANDS
+        assert r["view"] in VIEWS
+        with Image.open(manifest.parent / r["path"]) as im:
+            assert im.size == (SIZE, SIZE) and im.format == "JPEG"
+    assert len(parcels) == n_parcels
+    for pid, photos in parcels.items():
+        head = photos[0]
+        assert 3 <= len(photos) <= 6, pid
+        views = [r["view"] for r in photos]
+        assert "side" in views and len(set(views)) == len(views), pid
+        assert all(r["label"] == head["label"] and r["brand"] == head["brand"] and
+                   r["defects"] == head["defects"] for r in photos)
+        defects = [d for d in head["defects"].split(";") if d]
+        assert set(defects) <= set(DEFECTS)
+        if head["label"] == "genuine":
+            assert not defects and head["strength"] == ""
+            assert all(r["visible_defects"] == "" for r in photos)
+            continue
+        assert 1 <= len(defects) <= 3, pid
+        assert 0.0 <= float(head["strength"]) <= 1.0
+        seen = set()
+        for r in photos:
+            vis = {d for d in r["visible_defects"].split(";") if d}
+            assert vis <= set(defects), pid
+            seen |= vis
+            if r["view"] in ("side", "logo", "stitching", "sole"):
+                assert not any(d.startswith("label_") for d in vis), (pid, r["view"])
+        assert seen == set(defects), f"{pid}: {set(defects) - seen} not shown in any photo"
+
+
+def test_manifest_is_valid(dataset: Path):
+    _check_manifest(dataset, PARCELS)
+    labels = [r["label"] for r in _rows(dataset) if r["view"] == "side"]
+    assert labels.count("counterfeit") == labels.count("genuine") == PARCELS // 2
+
+
+def test_same_seed_same_bytes_any_workers(dataset: Path, tmp_path: Path):
+    again = generate_dataset(tmp_path / "b", n_parcels=PARCELS, seed=3, difficulty="mixed",
+                             image_size=SIZE, workers=2, progress=False)
+    assert again.read_bytes() == dataset.read_bytes()
+    assert _image_bytes(again.parent / "images") == _image_bytes(dataset.parent / "images")
+
+
+def test_other_seed_differs(dataset: Path, tmp_path: Path):
+    other = generate_dataset(tmp_path / "c", n_parcels=4, seed=4, image_size=SIZE, workers=1,
+                             progress=False)
+    first = _rows(other)[0]
+    assert (other.parent / first["path"]).read_bytes() != next(
+        iter(_image_bytes(dataset.parent / "images").values()))
+    assert {r["parcel_id"] for r in _rows(other)}.isdisjoint(
+        {r["parcel_id"] for r in _rows(dataset)})
+
+
+def test_difficulty_float_and_share(tmp_path: Path):
+    m = generate_dataset(tmp_path / "d", n_parcels=6, seed=0, difficulty=1.0, image_size=SIZE,
+                         counterfeit_share=1.0, workers=1, progress=False)
+    _check_manifest(m, 6)
+    rows = _rows(m)
+    assert {r["label"] for r in rows} == {"counterfeit"}
+    assert {r["strength"] for r in rows} == {"1.000"}
+    with pytest.raises(ValueError):
+        generate_dataset(tmp_path / "e", n_parcels=2, difficulty="extreme", progress=False)
