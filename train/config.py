@@ -70,6 +70,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_epochs: float = 0.5
     brand_loss_weight: float = 0.5
+    # "evidence": photos of fakes count as positive only where they show a defect (when the
+    # manifest says so, as the synthetic one does); "parcel": every photo takes the parcel label.
+    photo_targets: str = "evidence"
     # Early stages carry generic edges; freezing them roughly halves CPU backward time.
     freeze_stages: int = 0
     augment: str = "default"  # none | light | default | strong

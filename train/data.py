@@ -74,6 +74,25 @@ def split_by_parcel(
     return df["parcel_id"].map(assignment)
 
 
+def photo_targets(df: pd.DataFrame, mode: str) -> pd.Series:
+    """What the counterfeit head learns per photo.
+
+    "parcel": every photo carries its parcel's label. "evidence": where a source says which
+    defects each photo shows (`visible_defects`, the synthetic sets), a counterfeit parcel's photo
+    is positive only if it shows one; a clean side view of a fake that is only given away by its
+    label is not evidence, and training it as such is label noise. Sources without that column
+    fall back to the parcel label.
+    """
+    if mode == "parcel":
+        return df["target"]
+    if mode != "evidence":
+        raise ValueError(f"train.photo_targets must be 'parcel' or 'evidence', got {mode!r}")
+    shows = df["visible_defects"].fillna("") != ""
+    annotated = shows.groupby(df["source"]).transform("any")
+    evidence = shows.astype(float).where(df["target"] == 1, df["target"])
+    return evidence.where(annotated, df["target"])
+
+
 def cap_parcels(df: pd.DataFrame, max_parcels: int, seed: int) -> pd.DataFrame:
     if max_parcels <= 0 or df["parcel_id"].nunique() <= max_parcels:
         return df
@@ -103,7 +122,8 @@ class PhotoDataset(Dataset):
     def __init__(self, images: np.ndarray, df: pd.DataFrame, brands: list[str], augment=None):
         self.images = images
         self.augment = augment
-        self.target = torch.tensor(df["target"].fillna(-1).to_numpy(), dtype=torch.float32)
+        target = df["train_target"] if "train_target" in df else df["target"]
+        self.target = torch.tensor(target.fillna(-1).to_numpy(), dtype=torch.float32)
         index = {b: i for i, b in enumerate(brands)}
         self.brand = torch.tensor([index.get(b, -1) for b in df["brand"]], dtype=torch.long)
 

@@ -143,6 +143,10 @@ def summarize(photos: pd.DataFrame, parcels: pd.DataFrame) -> dict[str, float | 
         "n_counterfeit_parcels": int((p_lab["target"] == 1).sum()),
         "n_genuine_parcels": int((p_lab["target"] == 0).sum()),
     }
+    shows = labelled.get("visible_defects", pd.Series(dtype=str)).fillna("") != ""
+    if shows.any():
+        # Photo AUROC against what each photo actually shows (synthetic sets only).
+        out["evidence_auroc"] = auroc(shows.astype(float), labelled["logit"])
     if len(p_lab):
         out["parcel_accuracy_at_0.5"] = float(((p_lab["prob"] >= 0.5) == (p_lab["target"] == 1)).mean())
     return out

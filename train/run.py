@@ -29,6 +29,7 @@ from train.data import (
     decode_all,
     load_sources,
     parse_source,
+    photo_targets,
     sample_weights,
     split_by_parcel,
 )
@@ -123,6 +124,7 @@ def run(cfg: Config) -> RunResult:
         for e in (e for e in errors if e):
             print(f"warning: skipping unreadable photo {e}")
     train_df = splits["train"][splits["train"]["readable"]].reset_index(drop=True)
+    train_df["train_target"] = photo_targets(train_df, cfg.train.photo_targets)
     train_images = images["train"][splits["train"]["readable"].to_numpy()]
 
     # 2. Model and optimisation.

@@ -1,0 +1,63 @@
+"""Shared fixtures: one smoke-sized training run per test session, in a scratch folder.
+
+Like lightning-hydra-template's tests, the real entry point runs with the config shrunk to
+seconds on CPU; tests then look at what it produced (MLflow run, registry, model files).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+os.environ.setdefault("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def run_module(args: list[str], cwd: Path, env: dict | None = None, timeout: int = 600):
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """Train configs/smoke.yaml once; returns paths, tracking URI and the run's result.json."""
+    work = tmp_path_factory.mktemp("smoke")
+    tracking = f"sqlite:///{work / 'mlflow.db'}"
+    env = {"MLFLOW_TRACKING_URI": tracking}
+    proc = run_module(
+        [
+            "train",
+            "--config", str(REPO / "configs" / "smoke.yaml"),
+            f"output_dir={work / 'run'}",
+            f"data.synthetic.out_dir={work / 'synthetic'}",
+            "tracking.preview_images=true",
+        ],
+        cwd=work,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads((work / "run" / "result.json").read_text())
+    return {
+        "work": work,
+        "env": env,
+        "tracking_uri": tracking,
+        "result": result,
+        "manifest": work / "synthetic" / "manifest.csv",
+        "output_dir": work / "run",
+        "stdout": proc.stdout,
+        "stderr": proc.stderr,
+    }

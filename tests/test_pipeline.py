@@ -1,0 +1,194 @@
+"""train -> register -> load -> inspect, through the real entry points, on the smoke config."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from PIL import Image
+
+from infer import Inspector
+from infer.manifest import read_manifest
+from tests.conftest import REPO, run_module
+
+TEST_METRICS = ("test/photo_auroc", "test/parcel_auroc", "test/brand_accuracy", "test/ece")
+
+
+@pytest.fixture(scope="module")
+def client(smoke_run):
+    mlflow.set_tracking_uri(smoke_run["tracking_uri"])
+    return MlflowClient(tracking_uri=smoke_run["tracking_uri"])
+
+
+@pytest.fixture(scope="module")
+def parcel_photos(smoke_run):
+    df = read_manifest(smoke_run["manifest"])
+    pid = df["parcel_id"].iloc[0]
+    return list(df.loc[df["parcel_id"] == pid, "path"])[:3]
+
+
+def test_run_logs_config_metrics_and_plots(smoke_run, client):
+    run = client.get_run(smoke_run["result"]["run_id"])
+    for name in TEST_METRICS:
+        assert name in run.data.metrics, name
+        assert 0.0 <= run.data.metrics[name] <= 1.0
+    assert run.data.params["model.name"] == "tf_efficientnet_lite0"
+    assert run.data.params["train.epochs"] == "1"
+    history = client.get_metric_history(run.info.run_id, "train/loss")
+    assert len(history) == 1 and history[0].step == 0
+    assert client.get_metric_history(run.info.run_id, "val/parcel_auroc")
+    artifacts = {f.path for f in client.list_artifacts(run.info.run_id, "evaluation")}
+    for name in ("roc.png", "reliability.png", "confusion_counterfeit.png", "confusion_brand.png"):
+        assert f"evaluation/{name}" in artifacts
+    top = {f.path for f in client.list_artifacts(run.info.run_id)}
+    assert "config" in top and "data" in top
+    data = {f.path for f in client.list_artifacts(run.info.run_id, "data")}
+    assert "data/preview.png" in data
+
+
+def test_model_registered_with_candidate_alias(smoke_run, client):
+    mv = client.get_model_version_by_alias("counterfeit-inspector", "candidate")
+    assert mv.run_id == smoke_run["result"]["run_id"]
+    assert str(mv.version) == smoke_run["result"]["registered"]["version"]
+
+
+def test_model_files_are_safetensors_and_json_only(smoke_run):
+    local = Path(mlflow.artifacts.download_artifacts("models:/counterfeit-inspector@candidate"))
+    files = {p.name for p in local.rglob("*") if p.is_file()}
+    assert "weights.safetensors" in files and "inspector.json" in files
+    assert not [f for f in files if f.endswith((".pkl", ".pickle", ".pt", ".pth", ".cloudpickle"))]
+    meta = json.loads(next(local.rglob("inspector.json")).read_text())
+    assert meta["pooling"] and meta["net"]["brands"]
+
+
+def test_inspect_python_api_with_paths_bytes_and_pil(smoke_run, parcel_photos):
+    inspector = Inspector.load("models:/counterfeit-inspector@candidate")
+    as_paths = inspector.inspect(parcel_photos, parcel_id="p1")
+    as_bytes = inspector.inspect([Path(p).read_bytes() for p in parcel_photos], parcel_id="p1")
+    as_pil = inspector.inspect([Image.open(p) for p in parcel_photos], parcel_id="p1")
+    d = as_paths.to_dict()
+    assert d["verdict"] in ("counterfeit", "genuine", "review")
+    assert d["brand"] in inspector.brands
+    assert d["model"]["version"] == smoke_run["result"]["registered"]["version"]
+    assert d["model"]["run_id"] == smoke_run["result"]["run_id"]
+    assert len(d["photos"]) == 3
+    assert as_bytes.counterfeit_probability == pytest.approx(as_paths.counterfeit_probability, abs=1e-5)
+    assert as_pil.counterfeit_probability == pytest.approx(as_paths.counterfeit_probability, abs=1e-5)
+
+
+def test_cli_judges_three_photos(smoke_run, parcel_photos):
+    proc = run_module(["infer", *parcel_photos, "--json"], cwd=smoke_run["work"], env=smoke_run["env"])
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert set(out) >= {"parcel_id", "verdict", "counterfeit_probability", "brand",
+                        "brand_probability", "photos", "model"}
+    assert out["verdict"] in ("counterfeit", "genuine", "review")
+    assert 0.0 <= out["counterfeit_probability"] <= 1.0
+    assert [p["path"] for p in out["photos"]] == parcel_photos
+    for photo in out["photos"]:
+        assert set(photo) == {"path", "counterfeit_probability", "brand", "brand_probability"}
+    assert set(out["model"]) == {"name", "version", "run_id"}
+    assert out["model"]["name"] == "counterfeit-inspector"
+
+
+def test_cli_with_bad_files_still_judges_the_rest(smoke_run, parcel_photos, tmp_path):
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.txt"
+    text.write_text("this is not a photo\n")
+    proc = run_module(
+        ["infer", *parcel_photos, str(empty), str(text), "--json"],
+        cwd=smoke_run["work"], env=smoke_run["env"],
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    errors = {p["path"]: p["error"] for p in out["photos"] if "error" in p}
+    assert set(errors) == {str(empty), str(text)}
+    assert "empty" in errors[str(empty)] and "not an image" in errors[str(text)]
+    assert "unreadable_photos" in out["reasons"]
+    assert out["verdict"] in ("counterfeit", "genuine", "review")
+
+
+def test_cli_with_only_bad_files_fails_naming_each(smoke_run, tmp_path):
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.txt"
+    text.write_text("this is not a photo\n")
+    proc = run_module(["infer", str(empty), str(text)], cwd=smoke_run["work"], env=smoke_run["env"])
+    assert proc.returncode != 0
+    assert str(empty) in proc.stderr and "empty file" in proc.stderr
+    assert str(text) in proc.stderr and "not an image" in proc.stderr
+    assert proc.stdout.strip() == ""
+
+
+def test_cli_manifest_mode_writes_one_line_per_parcel(smoke_run, tmp_path):
+    out = tmp_path / "verdicts.jsonl"
+    args = ["infer", "--manifest", str(smoke_run["manifest"]), "--out", str(out)]
+    proc = run_module(args, cwd=smoke_run["work"], env=smoke_run["env"])
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    n_parcels = pd.read_csv(smoke_run["manifest"])["parcel_id"].nunique()
+    assert len(lines) == n_parcels == len({x["parcel_id"] for x in lines})
+    again = run_module(args, cwd=smoke_run["work"], env=smoke_run["env"])
+    assert again.returncode == 0
+    assert len(out.read_text().splitlines()) == n_parcels  # resumed: nothing written twice
+
+
+def test_evaluate_prints_one_json_object(smoke_run):
+    proc = run_module(
+        ["train.evaluate", "--model", "models:/counterfeit-inspector@candidate",
+         "--manifest", str(smoke_run["manifest"])],
+        cwd=smoke_run["work"], env=smoke_run["env"],
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    for key in ("photo_auroc", "parcel_auroc", "brand_accuracy", "ece", "n_photos", "n_parcels"):
+        assert key in out
+    assert out["n_photos"] == len(pd.read_csv(smoke_run["manifest"]))
+
+
+def test_evaluate_brand_only_manifest_has_no_label_metrics(smoke_run, tmp_path):
+    df = pd.read_csv(smoke_run["manifest"])
+    brand_only = tmp_path / "brands.csv"
+    images = smoke_run["manifest"].parent
+    df.assign(path=[str(images / p) for p in df["path"]])[["path", "brand"]].to_csv(brand_only, index=False)
+    proc = run_module(
+        ["train.evaluate", "--model", str(smoke_run["output_dir"] / "model"), "--manifest", str(brand_only)],
+        cwd=smoke_run["work"], env=smoke_run["env"],
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "brand_accuracy" in out and "parcel_auroc" not in out and "ece" not in out
+
+
+def test_pyfunc_predicts_parcels_from_dataframe(smoke_run, parcel_photos):
+    model = mlflow.pyfunc.load_model("models:/counterfeit-inspector@candidate")
+    frame = pd.DataFrame({
+        "parcel_id": ["a", "a", "b"],
+        "path": [parcel_photos[0], parcel_photos[1], None],
+        "image": [None, None, base64.b64encode(Path(parcel_photos[2]).read_bytes()).decode()],
+    })
+    out = model.predict(frame)
+    assert list(out["parcel_id"]) == ["a", "b"]
+    assert set(out["verdict"]) <= {"counterfeit", "genuine", "review"}
+    assert len(json.loads(out.loc[0, "photos"])) == 2
+
+
+def test_infer_without_registered_model_says_so(tmp_path):
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'empty.db'}"}
+    photo = tmp_path / "x.png"
+    Image.new("RGB", (32, 32)).save(photo)
+    proc = run_module(["infer", str(photo)], cwd=tmp_path, env=env)
+    assert proc.returncode == 2
+    assert "no registered model" in proc.stderr
+
+
+def test_readme_opens_with_the_two_commands():
+    text = (REPO / "README.md").read_text()
+    head = text[: text.index("##", 3)] if "##" in text[3:] else text
+    assert "python -m train" in head and "pytest" in head
