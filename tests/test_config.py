@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from train.config import Config, ConfigError, dump_yaml, flatten, load_config, to_dict
 
@@ -22,10 +23,11 @@ def test_default_config_loads():
     assert cfg.model.name == "tf_efficientnet_lite0"
     assert cfg.model.weights == "imagenet"
     assert cfg.output_dir == "runs/default"
-    assert cfg.train.epochs == 8 and isinstance(cfg.train.epochs, int)
-    assert cfg.train.lr == pytest.approx(0.002) and isinstance(cfg.train.lr, float)
-    assert cfg.data.image_size == 192
-    assert cfg.data.synthetic.parcels == 800
+    raw = yaml.safe_load(DEFAULT.read_text())
+    assert cfg.train.epochs == raw["train"]["epochs"] and isinstance(cfg.train.epochs, int)
+    assert cfg.train.lr == pytest.approx(raw["train"]["lr"]) and isinstance(cfg.train.lr, float)
+    assert cfg.data.image_size == raw["data"]["image_size"]
+    assert cfg.data.synthetic.parcels == raw["data"]["synthetic"]["parcels"]
     assert cfg.data.manifests == []
     assert 0 <= cfg.verdict.genuine_below < cfg.verdict.counterfeit_above <= 1
 
@@ -66,7 +68,7 @@ def test_dotted_overrides_change_typed_fields():
     assert cfg.data.synthetic.enabled is False
     # Untouched neighbours are kept.
     assert cfg.train.batch_size == 32
-    assert cfg.data.synthetic.parcels == 800
+    assert cfg.data.synthetic.parcels == load_config(DEFAULT).data.synthetic.parcels
 
 
 def test_single_manifest_override_becomes_a_list():

@@ -190,5 +190,7 @@ def test_infer_without_registered_model_says_so(tmp_path):
 
 def test_readme_opens_with_the_two_commands():
     text = (REPO / "README.md").read_text()
-    head = text[: text.index("##", 3)] if "##" in text[3:] else text
-    assert "python -m train" in head and "pytest" in head
+    first_block = text.split("```")[1]  # the first fenced block: the fresh-machine commands
+    assert "pip install" in first_block and "python -m train" in first_block
+    assert "python -m infer" in first_block and "python -m pytest" in first_block
+    assert "python -m pytest" in (REPO / ".ci" / "run").read_text()
