@@ -33,7 +33,13 @@ from train.data import (
     sample_weights,
     split_by_parcel,
 )
-from train.engine import build_optimizer, freeze_early_stages, predict, train_one_epoch, warmup_cosine
+from train.engine import (
+    build_optimizer,
+    freeze_early_stages,
+    predict,
+    train_one_epoch,
+    warmup_cosine,
+)
 from train.metrics import (
     choose_pooling,
     fit_brand_temperature,
@@ -81,7 +87,7 @@ def prepare_splits(cfg: Config, sources: list[Source]) -> dict[str, pd.DataFrame
         part = table[table["split"] == name]
         splits[name] = cap_parcels(part, cfg.data.max_parcels, cfg.data.split_seed).reset_index(drop=True)
     seen: set[str] = set()
-    for name, part in splits.items():
+    for part in splits.values():
         ids = set(part["parcel_id"])
         if seen & ids:
             raise AssertionError(f"parcel(s) in two splits: {sorted(seen & ids)[:5]}")
@@ -89,18 +95,15 @@ def prepare_splits(cfg: Config, sources: list[Source]) -> dict[str, pd.DataFrame
     return splits
 
 
-def evaluate_split(net, images, df, brands, pooling, cf_temp, brand_temp, cfg, desc):
-    cf_logits, brand_logits = predict(
-        net, images, cfg.train.batch_size * 2, cfg.train.channels_last, desc
-    )
+def score_split(df, outputs, brands, pooling, cf_temp=1.0, brand_temp=1.0):
+    """Per-photo and per-parcel tables from raw network outputs, for one pooling/calibration."""
+    cf_logits, brand_logits = outputs
     photos = df.copy()
-    ok = df["readable"].to_numpy()
-    photos["logit"] = np.where(ok, cf_logits / cf_temp, np.nan)
+    photos["logit"] = np.where(df["readable"].to_numpy(), cf_logits / cf_temp, np.nan)
     probs = softmax(brand_logits, brand_temp)
     photos["brand_pred"] = [brands[k] for k in probs.argmax(1)]
     photos["brand_prob"] = probs.max(1)
-    parcels = pool_parcels(photos, probs, brands, pooling)
-    return photos, parcels, probs, brand_logits
+    return photos, pool_parcels(photos, probs, brands, pooling)
 
 
 def run(cfg: Config) -> RunResult:
@@ -158,6 +161,9 @@ def run(cfg: Config) -> RunResult:
         optimizer, cfg.train.epochs * steps_per_epoch, int(cfg.train.warmup_epochs * steps_per_epoch)
     )
 
+    def infer_split(name: str):
+        return predict(net, images[name], cfg.train.batch_size * 2, cfg.train.channels_last, name)
+
     with tracking.start(cfg.tracking.experiment, cfg.tracking.run_name) as active:
         run_id = active.info.run_id
         mlflow_params = {k: v for k, v in flatten(to_dict(cfg)).items()}
@@ -192,10 +198,8 @@ def run(cfg: Config) -> RunResult:
             losses["lr"] = optimizer.param_groups[0]["lr"]
             losses["epoch_seconds"] = time.time() - t0
             tracking.log_metrics(losses, "train", step=epoch)
-            photos, parcels, _, _ = evaluate_split(
-                net, images["val"], splits["val"], brands, "log_mean_exp", 1.0, 1.0, cfg, "validate"
-            )
-            val = summarize(photos, parcels)
+            val_outputs = infer_split("val")
+            val = summarize(*score_split(splits["val"], val_outputs, brands, "log_mean_exp"))
             tracking.log_metrics(
                 {k: val[k] for k in ("photo_auroc", "parcel_auroc", "brand_accuracy", "ece")}, "val", step=epoch
             )
@@ -212,9 +216,9 @@ def run(cfg: Config) -> RunResult:
         tracking.mlflow.log_metric("train/best_epoch", best[2])
 
         # 4. Calibrate on validation parcels: pooling, then temperatures.
-        photos, _, _, brand_logits = evaluate_split(
-            net, images["val"], splits["val"], brands, "log_mean_exp", 1.0, 1.0, cfg, "validate"
-        )
+        val_outputs = infer_split("val")
+        brand_logits = val_outputs[1]
+        photos, _ = score_split(splits["val"], val_outputs, brands, "log_mean_exp")
         pooling, pooling_scores = (
             choose_pooling(photos, softmax(brand_logits), brands)
             if cfg.verdict.pooling == "auto"
@@ -224,11 +228,10 @@ def run(cfg: Config) -> RunResult:
         cf_temp = fit_counterfeit_temperature(photos, pooling)
         brand_index = np.array([brands.index(b) if b in brands else -1 for b in splits["val"]["brand"]])
         brand_temp = fit_brand_temperature(brand_logits, brand_index)
-        val_before = summarize(photos, pool_parcels(photos, softmax(brand_logits), brands, pooling))
-        photos, parcels, _, _ = evaluate_split(
-            net, images["val"], splits["val"], brands, pooling, cf_temp, brand_temp, cfg, "validate"
+        val_before = summarize(*score_split(splits["val"], val_outputs, brands, pooling))
+        val_after = summarize(
+            *score_split(splits["val"], val_outputs, brands, pooling, cf_temp, brand_temp)
         )
-        val_after = summarize(photos, parcels)
         tracking.mlflow.log_params({"calibration.pooling": pooling})
         tracking.log_metrics(
             {"counterfeit_temperature": cf_temp, "brand_temperature": brand_temp,
@@ -237,8 +240,8 @@ def run(cfg: Config) -> RunResult:
         )
 
         # 5. Test on held-out parcels.
-        photos, parcels, _, _ = evaluate_split(
-            net, images["test"], splits["test"], brands, pooling, cf_temp, brand_temp, cfg, "test"
+        photos, parcels = score_split(
+            splits["test"], infer_split("test"), brands, pooling, cf_temp, brand_temp
         )
         test = summarize(photos, parcels)
         tracking.log_metrics(test, "test")

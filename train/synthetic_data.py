@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -45,10 +46,8 @@ def ensure_synthetic(cfg: SyntheticConfig) -> Path:
     from train.synthetic import generate_dataset
 
     difficulty: str | float = cfg.difficulty
-    try:
+    with contextlib.suppress(ValueError):
         difficulty = float(cfg.difficulty)
-    except ValueError:
-        pass
     out_dir = Path(cfg.out_dir)
     if matches(out_dir, cfg):
         return out_dir / "manifest.csv"
