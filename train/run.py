@@ -166,8 +166,7 @@ def run(cfg: Config) -> RunResult:
 
     with tracking.start(cfg.tracking.experiment, cfg.tracking.run_name) as active:
         run_id = active.info.run_id
-        mlflow_params = {k: v for k, v in flatten(to_dict(cfg)).items()}
-        tracking.mlflow.log_params({k: str(v)[:500] for k, v in mlflow_params.items()})
+        tracking.mlflow.log_params({k: str(v)[:500] for k, v in flatten(to_dict(cfg)).items()})
         tracking.mlflow.log_text(dump_yaml(cfg), "config/config.yaml")
         data_summary = {
             name: {
