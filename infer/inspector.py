@@ -107,7 +107,7 @@ class Inspector:
             photos.append(
                 PhotoResult(
                     path=name,
-                    counterfeit_probability=round(sigmoid(scores.counterfeit_logit[i]), 6),
+                    counterfeit_probability=round(float(sigmoid(scores.counterfeit_logit[i])), 6),
                     brand=self.brands[k],
                     brand_probability=round(float(scores.brand_probs[i, k]), 6),
                 )
@@ -115,7 +115,7 @@ class Inspector:
             good.append(i)
         if not good:
             raise NoReadablePhotos(parcel_id, photos)
-        probability = sigmoid(pool_logits(scores.counterfeit_logit[good], self.pooling))
+        probability = float(sigmoid(pool_logits(scores.counterfeit_logit[good], self.pooling)))
         brand_probs = pool_brand(scores.brand_probs[good])
         k = int(np.argmax(brand_probs))
         verdict, reasons = decide(probability, float(brand_probs[k]), self.thresholds)

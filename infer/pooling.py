@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 
-def _sigmoid(x: np.ndarray | float) -> np.ndarray | float:
+def sigmoid(x: np.ndarray | float) -> np.ndarray | float:
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
 
 
@@ -21,7 +21,7 @@ def _logit_mean(logits: np.ndarray) -> float:
 
 
 def _prob_mean(logits: np.ndarray) -> float:
-    p = _sigmoid(logits).mean()
+    p = sigmoid(logits).mean()
     return float(np.log(p / (1 - p + 1e-12) + 1e-12))
 
 
@@ -62,6 +62,3 @@ def pool_brand(probabilities: np.ndarray) -> np.ndarray:
     """Mean of per-photo brand distributions (close-ups of stitching say little about brand)."""
     return np.asarray(probabilities, dtype=np.float64).mean(axis=0)
 
-
-def sigmoid(x: float) -> float:
-    return float(_sigmoid(x))

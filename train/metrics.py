@@ -9,13 +9,10 @@ import pandas as pd
 from scipy.optimize import minimize_scalar
 from sklearn.metrics import roc_auc_score
 
-from infer.pooling import POOLINGS, pool_brand, pool_logits
+from infer.pooling import POOLINGS, pool_brand, pool_logits, sigmoid
 
 ECE_BINS = 15
 
-
-def sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
 
 
 def auroc(y: np.ndarray, score: np.ndarray) -> float | None:
