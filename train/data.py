@@ -26,23 +26,54 @@ SPLITS = ("train", "val", "test")
 class Source:
     manifest: Path
     weight: float = 1.0
+    # (column, "=" or "!=", value): rows kept must match every one.
+    filters: tuple = ()
+    # "any": its parcels may land in any split; "test": test split only.
+    role: str = "any"
+
+    @property
+    def name(self) -> str:
+        return self.manifest.parent.name
 
 
-def parse_source(entry: str) -> Source:
-    """`path` or `path:weight`."""
-    path, _, weight = entry.rpartition(":")
-    if path and weight.replace(".", "", 1).isdigit():
-        return Source(Path(path), float(weight))
-    return Source(Path(entry), 1.0)
+def parse_source(entry: str, role: str = "any") -> Source:
+    """`path[?column=value&column!=value][:weight]`."""
+    rest, _, weight = entry.rpartition(":")
+    if rest and weight.replace(".", "", 1).isdigit():
+        entry, w = rest, float(weight)
+    else:
+        w = 1.0
+    path, _, query = entry.partition("?")
+    filters = []
+    for term in filter(None, query.split("&")):
+        op = "!=" if "!=" in term else "="
+        column, _, value = term.partition(op)
+        if not column or op not in term:
+            raise ValueError(f"{entry}: filter {term!r} is not column=value or column!=value")
+        filters.append((column.strip(), op, value.strip()))
+    return Source(Path(path), w, tuple(filters), role)
+
+
+def _apply_filters(df: pd.DataFrame, src: Source) -> pd.DataFrame:
+    for column, op, value in src.filters:
+        if column not in df.columns:
+            raise ValueError(f"{src.manifest}: filter on column {column!r}, which it does not have")
+        match = df[column].astype(str) == value
+        df = df[match if op == "=" else ~match]
+    if df.empty:
+        raise ValueError(f"{src.manifest}: no rows left after filters {list(src.filters)}")
+    return df.reset_index(drop=True)
 
 
 def load_sources(sources: list[Source]) -> pd.DataFrame:
     """One photo table from several manifests; parcel ids are qualified by source."""
     frames = []
     for i, src in enumerate(sources):
-        df = read_manifest(src.manifest, source=f"{i}:{src.manifest.parent.name}")
+        df = _apply_filters(read_manifest(src.manifest, source=f"{i}:{src.name}"), src)
         df["parcel_id"] = df["source"] + "/" + df["parcel_id"]
+        df["source_name"] = src.name
         df["source_weight"] = src.weight
+        df["role"] = src.role
         frames.append(df)
     if not frames:
         raise ValueError("no data sources: enable data.synthetic or list data.manifests")
@@ -61,8 +92,7 @@ def split_by_parcel(
     if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
         raise ValueError("val_fraction and test_fraction must be in [0,1) and sum below 1")
     rng = np.random.default_rng(seed)
-    parcels = df.groupby("parcel_id").agg(source=("source", "first"), target=("target", "max"))
-    parcels["stratum"] = parcels["source"] + "|" + parcels["target"].fillna(-1).astype(str)
+    parcels = _parcel_strata(df)
     assignment = {}
     for _, group in parcels.groupby("stratum", sort=True):
         ids = np.array(sorted(group.index))
@@ -72,6 +102,64 @@ def split_by_parcel(
         for j, pid in enumerate(ids):
             assignment[pid] = "test" if j < n_test else "val" if j < n_test + n_val else "train"
     return df["parcel_id"].map(assignment)
+
+
+def _parcel_strata(df: pd.DataFrame) -> pd.DataFrame:
+    parcels = df.groupby("parcel_id").agg(source=("source", "first"), target=("target", "max"))
+    parcels["stratum"] = parcels["source"] + "|" + parcels["target"].fillna(-1).astype(str)
+    return parcels
+
+
+def assign_folds(df: pd.DataFrame, folds: int, seed: int) -> pd.Series:
+    """Fold index (0..folds-1) per photo: parcels dealt round-robin within each source/label
+    stratum after a seeded shuffle, so every fold gets its share of each."""
+    if folds < 2:
+        raise ValueError(f"data.folds must be at least 2 for cross-validation, got {folds}")
+    rng = np.random.default_rng(seed)
+    fold_of = {}
+    offset = 0
+    for _, group in _parcel_strata(df).groupby("stratum", sort=True):
+        ids = np.array(sorted(group.index))
+        rng.shuffle(ids)
+        for j, pid in enumerate(ids):
+            fold_of[pid] = (j + offset) % folds
+        offset += len(ids)  # small strata do not all start at fold 0
+    if len(set(fold_of.values())) < folds:
+        raise ValueError(f"{len(fold_of)} parcels cannot fill {folds} folds")
+    return df["parcel_id"].map(fold_of)
+
+
+def assign_splits(
+    df: pd.DataFrame,
+    eval_sources: list[str],
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    fold: tuple[pd.Series, int] | None = None,
+) -> pd.Series:
+    """train/val/test per photo. Test-only sources -> test; sources outside `eval_sources`
+    (when given) -> train; eval parcels split by fraction, or with `fold=(folds, k)` fold k is
+    test and val is carved from the rest."""
+    split = pd.Series("train", index=df.index, dtype=object)
+    test_only = df["role"] == "test"
+    evaluable = ~test_only
+    if eval_sources:
+        unknown = set(eval_sources) - set(df["source_name"])
+        if unknown:
+            raise ValueError(f"data.eval_sources {sorted(unknown)} match no source "
+                             f"(sources: {sorted(set(df['source_name']))})")
+        evaluable &= df["source_name"].isin(eval_sources)
+    part = df[evaluable]
+    if fold is None:
+        split[evaluable] = split_by_parcel(part, val_fraction, test_fraction, seed)
+    else:
+        folds, k = fold
+        in_test = folds[evaluable] == k
+        split[in_test[in_test].index] = "test"
+        rest = part[~in_test.to_numpy()]
+        split[rest.index] = split_by_parcel(rest, val_fraction, 0.0, seed)
+    split[test_only] = "test"
+    return split
 
 
 def photo_targets(df: pd.DataFrame, mode: str) -> pd.Series:

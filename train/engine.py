@@ -28,22 +28,34 @@ def freeze_early_stages(net: InspectorNet, stages: int) -> None:
             p.requires_grad_(False)
 
 
-def build_optimizer(net: InspectorNet, lr: float, backbone_scale: float, weight_decay: float):
-    groups: dict[tuple[str, bool], list[nn.Parameter]] = {}
+def _depth(name: str, n_blocks: int) -> int:
+    """0 for the stem, i + 1 for backbone block i, n_blocks + 1 for what follows the blocks."""
+    parts = name.split(".")
+    if len(parts) > 2 and parts[1] == "blocks" and parts[2].isdigit():
+        return int(parts[2]) + 1
+    if parts[1] in ("conv_stem", "bn1", "stem"):
+        return 0
+    return n_blocks + 1
+
+
+def build_optimizer(
+    net: InspectorNet, lr: float, backbone_scale: float, weight_decay: float, layer_decay: float = 1.0
+):
+    n_blocks = len(getattr(net.backbone, "blocks", ()))
+    groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
     for name, p in net.named_parameters():
         if not p.requires_grad:
             continue
-        part = "backbone" if name.startswith("backbone.") else "heads"
+        if name.startswith("backbone."):
+            scale = backbone_scale * layer_decay ** (n_blocks + 1 - _depth(name, n_blocks))
+        else:
+            scale = 1.0
         decay = p.ndim > 1  # no decay on norms and biases
-        groups.setdefault((part, decay), []).append(p)
+        groups.setdefault((scale, decay), []).append(p)
     return torch.optim.AdamW(
         [
-            {
-                "params": params,
-                "lr": lr * (backbone_scale if part == "backbone" else 1.0),
-                "weight_decay": weight_decay if decay else 0.0,
-            }
-            for (part, decay), params in groups.items()
+            {"params": params, "lr": lr * scale, "weight_decay": weight_decay if decay else 0.0}
+            for (scale, decay), params in groups.items()
         ]
     )
 

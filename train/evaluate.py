@@ -20,8 +20,10 @@ from train.metrics import pool_parcels, summarize
 CHUNK = 256
 
 
-def evaluate(inspector: Inspector, manifest: str) -> dict:
+def evaluate(inspector: Inspector, manifest: str, by: str | None = None) -> dict:
     df = read_manifest(manifest)
+    if by and by not in df.columns:
+        raise ManifestError(f"{manifest}: no column {by!r} to break results down by")
     logits, probs, errors = [], [], []
     for start in tqdm(range(0, len(df), CHUNK), desc="evaluate", unit="chunk"):
         part = df["path"].iloc[start : start + CHUNK].tolist()
@@ -35,33 +37,43 @@ def evaluate(inspector: Inspector, manifest: str) -> dict:
     readable = np.isfinite(photos["logit"].to_numpy())
     best = np.nan_to_num(brand_probs, nan=-1.0).argmax(1)
     photos["brand_pred"] = [inspector.brands[k] if ok else "" for k, ok in zip(best, readable, strict=True)]
+    result = _metrics(photos, brand_probs, readable, inspector)
+    if (~readable).any():
+        result["unreadable"] = [e for e in errors if e][:20]
+    if by:
+        result["by"] = {
+            str(value): _metrics(photos[rows], brand_probs[rows], readable[rows], inspector)
+            for value, rows in ((v, (df[by] == v).to_numpy()) for v in sorted(df[by].unique()))
+        }
+    result["model"] = inspector.identity
+    result["manifest"] = str(manifest)
+    return result
+
+
+def _metrics(photos: pd.DataFrame, brand_probs, readable, inspector) -> dict:
     parcels = pool_parcels(photos, brand_probs, inspector.brands, inspector.pooling)
     metrics = summarize(photos[readable], parcels)
     metrics["n_unreadable"] = int((~readable).sum())
-    if (~readable).any():
-        metrics["unreadable"] = [e for e in errors if e][:20]
-    has_label = np.isfinite(df["target"]).any()
-    has_brand = (df["brand"] != "").any()
+    has_label = np.isfinite(photos["target"]).any()
+    has_brand = (photos["brand"] != "").any()
     drop = set()
     if not has_label:
         drop |= {"photo_auroc", "parcel_auroc", "ece", "photo_ece", "parcel_accuracy_at_0.5",
                  "n_counterfeit_parcels", "n_genuine_parcels"}
     if not has_brand:
         drop |= {"brand_accuracy", "photo_brand_accuracy"}
-    result = {k: v for k, v in metrics.items() if k not in drop}
-    result["model"] = inspector.identity
-    result["manifest"] = str(manifest)
-    return result
+    return {k: v for k, v in metrics.items() if k not in drop}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__)
     parser.add_argument("--model", default=None, help="model folder or MLflow URI (default: newest)")
     parser.add_argument("--manifest", required=True)
+    parser.add_argument("--by", default=None, help="also report per value of this manifest column (e.g. kind)")
     args = parser.parse_args(argv)
     try:
         inspector = Inspector.load(args.model)
-        result = evaluate(inspector, args.manifest)
+        result = evaluate(inspector, args.manifest, args.by)
     except (ManifestError, LookupError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

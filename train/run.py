@@ -1,6 +1,7 @@
 """`python -m train`: data -> split -> fine-tune -> calibrate -> evaluate -> log -> register.
 
-Reads top to bottom; each step is a call into a small module.
+Reads top to bottom; each step is a call into a small module. With `data.folds=K` the same
+fit-and-evaluate step runs once per fold, as child runs of one MLflow parent run.
 """
 
 from __future__ import annotations
@@ -16,22 +17,24 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
-from infer.model import create_inspector_net, softmax
+from infer.model import InspectorNet, create_inspector_net, softmax
 from infer.package import save_package
 from infer.verdict import Thresholds
 from train import tracking
 from train.augment import build_augment
 from train.config import Config, dump_yaml, flatten, to_dict
+from train.cv import summarize_folds
 from train.data import (
     PhotoDataset,
     Source,
+    assign_folds,
+    assign_splits,
     cap_parcels,
     decode_all,
     load_sources,
     parse_source,
     photo_targets,
     sample_weights,
-    split_by_parcel,
 )
 from train.engine import (
     build_optimizer,
@@ -50,15 +53,29 @@ from train.metrics import (
 )
 from train.plots import evaluation_figures
 from train.synthetic_data import ensure_synthetic
+from train.warm_start import init_from
+
+DEFAULT_POOLING = "log_mean_exp"
 
 
 @dataclass
 class RunResult:
     run_id: str
-    model_uri: str
+    model_uri: str | None
     registered: dict
     test_metrics: dict
     output_dir: Path
+
+
+@dataclass
+class Fitted:
+    net: InspectorNet
+    pooling: str
+    cf_temp: float
+    brand_temp: float
+    test: dict
+    photos: pd.DataFrame  # test photos with calibrated logits
+    parcels: pd.DataFrame
 
 
 def seed_everything(seed: int) -> None:
@@ -74,18 +91,15 @@ def gather_sources(cfg: Config) -> tuple[list[Source], Path | None]:
         synthetic_dir = manifest.parent
         sources.append(Source(manifest, cfg.data.synthetic.weight))
     sources += [parse_source(entry) for entry in cfg.data.manifests]
+    sources += [parse_source(entry, role="test") for entry in cfg.data.test_manifests]
     return sources, synthetic_dir
 
 
-def prepare_splits(cfg: Config, sources: list[Source]) -> dict[str, pd.DataFrame]:
-    table = load_sources(sources)
-    table["split"] = split_by_parcel(
-        table, cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_seed
-    )
+def make_splits(cfg: Config, table: pd.DataFrame, split: pd.Series) -> dict[str, pd.DataFrame]:
     splits = {}
     for name in ("train", "val", "test"):
-        part = table[table["split"] == name]
-        splits[name] = cap_parcels(part, cfg.data.max_parcels, cfg.data.split_seed).reset_index(drop=True)
+        part = table[split == name]
+        splits[name] = cap_parcels(part, cfg.data.max_parcels, cfg.data.split_seed)
     seen: set[str] = set()
     for part in splits.values():
         ids = set(part["parcel_id"])
@@ -106,41 +120,64 @@ def score_split(df, outputs, brands, pooling, cf_temp=1.0, brand_temp=1.0):
     return photos, pool_parcels(photos, probs, brands, pooling)
 
 
-def run(cfg: Config) -> RunResult:
-    started = time.time()
-    seed_everything(cfg.train.seed)
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    out = Path(cfg.output_dir)
+def data_summary(splits: dict[str, pd.DataFrame], brands: list[str], sources: list[Source]) -> dict:
+    summary = {
+        name: {
+            "photos": int(len(df)),
+            "parcels": int(df["parcel_id"].nunique()),
+            "counterfeit_parcels": int((df.groupby("parcel_id")["target"].max() == 1).sum()),
+            "unreadable": int((~df["readable"]).sum()),
+            "by_source": {k: int(v) for k, v in df["source"].value_counts().sort_index().items()},
+        }
+        for name, df in splits.items()
+    }
+    summary["brands"] = brands
+    summary["sources"] = [str(s.manifest) + "".join(f"?{c}{op}{v}" for c, op, v in s.filters)
+                          for s in sources]
+    return summary
+
+
+HOLDOUT_COLUMNS = ("path", "label", "brand", "parcel_id", "view", "defects", "visible_defects", "kind")
+
+
+def write_holdout(test: pd.DataFrame, folder: Path) -> None:
+    """The test split as manifests, one per source (absolute paths): what the model never saw,
+    ready for `python -m train.evaluate --manifest`."""
+    for name, part in test.groupby("source_name"):
+        folder.mkdir(parents=True, exist_ok=True)
+        columns = [c for c in HOLDOUT_COLUMNS if c in part and (part[c].astype(str) != "").any()]
+        part[columns].fillna("").to_csv(folder / f"{name}.csv", index=False)
+
+
+def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
+    """Fine-tune on `train`, pick the epoch, pooling and temperatures on `val`, score `test`."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(dump_yaml(cfg))
-
-    # 1. Data: sources, parcel-grouped splits, photos decoded once.
-    sources, synthetic_dir = gather_sources(cfg)
-    splits = prepare_splits(cfg, sources)
-    brands = sorted(b for b in splits["train"]["brand"].unique() if b)
+    seed_everything(cfg.train.seed)
     size = cfg.data.image_size
-    images = {}
-    for name, df in splits.items():
-        images[name], errors = decode_all(list(df["path"]), size, desc=f"decode {name}")
-        df["readable"] = [e is None for e in errors]
-        for e in (e for e in errors if e):
-            print(f"warning: skipping unreadable photo {e}")
-    train_df = splits["train"][splits["train"]["readable"]].reset_index(drop=True)
+    train_all = splits["train"]
+    keep = train_all["readable"].to_numpy()
+    train_df = train_all[keep].reset_index(drop=True)
     train_df["train_target"] = photo_targets(train_df, cfg.train.photo_targets)
-    train_images = images["train"][splits["train"]["readable"].to_numpy()]
+    train_images = images[train_all.index.to_numpy()[keep]]
 
-    # 2. Model and optimisation.
+    def split_images(name: str) -> np.ndarray:
+        return images[splits[name].index.to_numpy()]
+
+    # Model and optimisation.
     net = create_inspector_net(cfg.model.name, brands, cfg.model.weights, size, cfg.model.dropout)
+    if cfg.model.init:
+        report = init_from(net, cfg.model.init)
+        print(f"initialised {report['loaded']} tensors from {report['source']}; fresh: {report['fresh']}")
+        tracking.log_json(report, "init.json")
     freeze_early_stages(net, cfg.train.freeze_stages)
     if cfg.train.channels_last:
         net = net.to(memory_format=torch.channels_last)
-    dataset = PhotoDataset(train_images, train_df, brands, build_augment(cfg.train.augment))
-    multi_source = train_df["source"].nunique() > 1
+    dataset = PhotoDataset(train_images, train_df, brands, build_augment(cfg.train.augment, cfg.train.hflip))
     generator = torch.Generator().manual_seed(cfg.train.seed)
+    draws = cfg.train.samples_per_epoch or len(train_df)
     sampler = (
-        WeightedRandomSampler(sample_weights(train_df), len(train_df), generator=generator)
-        if multi_source
+        WeightedRandomSampler(sample_weights(train_df), draws, generator=generator)
+        if train_df["source"].nunique() > 1 or cfg.train.samples_per_epoch
         else None
     )
     loader = DataLoader(
@@ -148,7 +185,7 @@ def run(cfg: Config) -> RunResult:
         batch_size=cfg.train.batch_size,
         shuffle=sampler is None,
         sampler=sampler,
-        drop_last=len(dataset) > cfg.train.batch_size,
+        drop_last=draws > cfg.train.batch_size,
         num_workers=cfg.data.workers,
         persistent_workers=cfg.data.workers > 0,
         generator=generator,
@@ -156,89 +193,74 @@ def run(cfg: Config) -> RunResult:
     steps_per_epoch = len(loader)
     if cfg.train.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, cfg.train.max_steps_per_epoch)
-    optimizer = build_optimizer(net, cfg.train.lr, cfg.train.backbone_lr_scale, cfg.train.weight_decay)
+    optimizer = build_optimizer(
+        net, cfg.train.lr, cfg.train.backbone_lr_scale, cfg.train.weight_decay, cfg.train.layer_decay
+    )
     scheduler = warmup_cosine(
         optimizer, cfg.train.epochs * steps_per_epoch, int(cfg.train.warmup_epochs * steps_per_epoch)
     )
+    val = splits["val"]
 
     def infer_split(name: str):
-        return predict(net, images[name], cfg.train.batch_size * 2, cfg.train.channels_last, name)
+        return predict(net, split_images(name), cfg.train.batch_size * 2, cfg.train.channels_last, name)
 
-    with tracking.start(cfg.tracking.experiment, cfg.tracking.run_name) as active:
-        run_id = active.info.run_id
-        tracking.mlflow.log_params({k: str(v)[:500] for k, v in flatten(to_dict(cfg)).items()})
-        tracking.mlflow.log_text(dump_yaml(cfg), "config/config.yaml")
-        data_summary = {
-            name: {
-                "photos": int(len(df)),
-                "parcels": int(df["parcel_id"].nunique()),
-                "counterfeit_parcels": int((df.groupby("parcel_id")["target"].max() == 1).sum()),
-                "unreadable": int((~df["readable"]).sum()),
-            }
-            for name, df in splits.items()
-        }
-        data_summary["brands"] = brands
-        data_summary["sources"] = [str(s.manifest) for s in sources]
-        tracking.log_json(data_summary, "data/summary.json")
-        if synthetic_dir and (synthetic_dir / "preview.png").is_file() and cfg.tracking.preview_images:
-            tracking.mlflow.log_artifact(str(synthetic_dir / "preview.png"), "data")
-
-        # 3. Fine-tune; keep the epoch with the best validation parcel AUROC.
-        best = (-1.0, None, -1)
-        for epoch in range(cfg.train.epochs):
-            t0 = time.time()
-            losses = train_one_epoch(
-                net, loader, optimizer, scheduler,
-                brand_weight=cfg.train.brand_loss_weight,
-                channels_last=cfg.train.channels_last,
-                max_steps=cfg.train.max_steps_per_epoch,
-                desc=f"epoch {epoch + 1}/{cfg.train.epochs}",
-            )
-            losses["lr"] = optimizer.param_groups[0]["lr"]
-            losses["epoch_seconds"] = time.time() - t0
-            tracking.log_metrics(losses, "train", step=epoch)
-            val_outputs = infer_split("val")
-            val = summarize(*score_split(splits["val"], val_outputs, brands, "log_mean_exp"))
+    # Fine-tune; keep the epoch with the best validation parcel AUROC (the last without val).
+    best = (-np.inf, None, -1)
+    for epoch in range(cfg.train.epochs):
+        t0 = time.time()
+        losses = train_one_epoch(
+            net, loader, optimizer, scheduler,
+            brand_weight=cfg.train.brand_loss_weight,
+            channels_last=cfg.train.channels_last,
+            max_steps=cfg.train.max_steps_per_epoch,
+            desc=f"epoch {epoch + 1}/{cfg.train.epochs}",
+        )
+        losses["lr"] = optimizer.param_groups[0]["lr"]
+        losses["epoch_seconds"] = time.time() - t0
+        tracking.log_metrics(losses, "train", step=epoch)
+        line = f"epoch {epoch + 1}: loss {losses['loss']:.4f} ({losses['epoch_seconds']:.0f}s)"
+        score = float(epoch)
+        if len(val):
+            v = summarize(*score_split(val, infer_split("val"), brands, DEFAULT_POOLING))
             tracking.log_metrics(
-                {k: val[k] for k in ("photo_auroc", "parcel_auroc", "brand_accuracy", "ece")}, "val", step=epoch
+                {k: v[k] for k in ("photo_auroc", "parcel_auroc", "brand_accuracy", "ece")}, "val", step=epoch
             )
-            score = val["parcel_auroc"] if val["parcel_auroc"] is not None else -losses["loss"]
-            score += 1e-3 * (val["brand_accuracy"] or 0.0)
-            print(
-                f"epoch {epoch + 1}: loss {losses['loss']:.4f}  val parcel AUROC "
-                f"{val['parcel_auroc']}  val brand acc {val['brand_accuracy']}  "
-                f"({losses['epoch_seconds']:.0f}s)"
-            )
-            if score > best[0]:
-                best = (score, {k: v.detach().clone() for k, v in net.state_dict().items()}, epoch)
-        net.load_state_dict(best[1])
-        tracking.mlflow.log_metric("train/best_epoch", best[2])
+            if v["parcel_auroc"] is not None:
+                score = v["parcel_auroc"] + 1e-3 * (v["brand_accuracy"] or 0.0)
+            else:  # brand-only data
+                score = v["brand_accuracy"] if v["brand_accuracy"] is not None else -losses["loss"]
+            line += f"  val parcel AUROC {v['parcel_auroc']}  val brand acc {v['brand_accuracy']}"
+        print(line)
+        if score > best[0]:
+            best = (score, {k: t.detach().clone() for k, t in net.state_dict().items()}, epoch)
+    net.load_state_dict(best[1])
+    tracking.mlflow.log_metric("train/best_epoch", best[2])
 
-        # 4. Calibrate on validation parcels: pooling, then temperatures.
+    # Calibrate on validation parcels: pooling, then temperatures.
+    pooling = DEFAULT_POOLING if cfg.verdict.pooling == "auto" else cfg.verdict.pooling
+    cf_temp = brand_temp = 1.0
+    if len(val):
         val_outputs = infer_split("val")
         brand_logits = val_outputs[1]
-        photos, _ = score_split(splits["val"], val_outputs, brands, "log_mean_exp")
-        pooling, pooling_scores = (
-            choose_pooling(photos, softmax(brand_logits), brands)
-            if cfg.verdict.pooling == "auto"
-            else (cfg.verdict.pooling, {})
-        )
-        tracking.log_metrics(pooling_scores, "val/pooling_parcel_auroc")
+        photos, _ = score_split(val, val_outputs, brands, DEFAULT_POOLING)
+        if cfg.verdict.pooling == "auto":
+            pooling, pooling_scores = choose_pooling(photos, softmax(brand_logits), brands)
+            tracking.log_metrics(pooling_scores, "val/pooling_parcel_auroc")
         cf_temp = fit_counterfeit_temperature(photos, pooling)
-        brand_index = np.array([brands.index(b) if b in brands else -1 for b in splits["val"]["brand"]])
+        brand_index = np.array([brands.index(b) if b in brands else -1 for b in val["brand"]])
         brand_temp = fit_brand_temperature(brand_logits, brand_index)
-        val_before = summarize(*score_split(splits["val"], val_outputs, brands, pooling))
-        val_after = summarize(
-            *score_split(splits["val"], val_outputs, brands, pooling, cf_temp, brand_temp)
-        )
-        tracking.mlflow.log_params({"calibration.pooling": pooling})
+        val_before = summarize(*score_split(val, val_outputs, brands, pooling))
+        val_after = summarize(*score_split(val, val_outputs, brands, pooling, cf_temp, brand_temp))
         tracking.log_metrics(
             {"counterfeit_temperature": cf_temp, "brand_temperature": brand_temp,
              "ece_before": val_before["ece"], "ece_after": val_after["ece"]},
             "calibration",
         )
+    tracking.mlflow.log_params({"calibration.pooling": pooling})
 
-        # 5. Test on held-out parcels.
+    # Test on held-out parcels.
+    test, photos, parcels = {}, pd.DataFrame(), pd.DataFrame()
+    if len(splits["test"]):
         photos, parcels = score_split(
             splits["test"], infer_split("test"), brands, pooling, cf_temp, brand_temp
         )
@@ -251,26 +273,88 @@ def run(cfg: Config) -> RunResult:
         parcels.to_csv(out / "test_parcels.csv", index=False)
         if not table.empty:
             table.to_csv(out / "recall_by_view_defect.csv", float_format="%.4f")
+    return Fitted(net, pooling, cf_temp, brand_temp, test, photos, parcels)
 
-        # 6. Package, log, register.
-        thresholds = Thresholds(
-            cfg.verdict.genuine_below, cfg.verdict.counterfeit_above, cfg.verdict.min_brand_probability
-        )
-        meta = {
-            "pooling": pooling,
-            "temperature": {"counterfeit": cf_temp, "brand": brand_temp},
-            "thresholds": thresholds.__dict__,
-            "model": {"name": cfg.tracking.register_as or None, "run_id": run_id},
-            "test_metrics": test,
-        }
-        package_dir = save_package(out / "model", net.to(memory_format=torch.contiguous_format), meta)
-        registered = tracking.log_and_register(package_dir, cfg.tracking.register_as, cfg.tracking.alias)
+
+def run(cfg: Config) -> RunResult:
+    started = time.time()
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(dump_yaml(cfg))
+
+    # 1. Data: sources, photos decoded once, folds by parcel.
+    sources, synthetic_dir = gather_sources(cfg)
+    table = load_sources(sources)
+    images, errors = decode_all(list(table["path"]), cfg.data.image_size, desc="decode photos")
+    table["readable"] = [e is None for e in errors]
+    for e in (e for e in errors if e):
+        print(f"warning: skipping unreadable photo {e}")
+    brands = sorted(b for b in table.loc[table["role"] != "test", "brand"].unique() if b)
+    eval_rows = table["role"] != "test"
+    if cfg.data.eval_sources:
+        eval_rows &= table["source_name"].isin(cfg.data.eval_sources)
+    folds = assign_folds(table[eval_rows], cfg.data.folds, cfg.data.split_seed) if cfg.data.folds else None
+
+    with tracking.start(cfg.tracking.experiment, cfg.tracking.run_name) as active:
+        run_id = active.info.run_id
+        tracking.mlflow.log_params({k: str(v)[:500] for k, v in flatten(to_dict(cfg)).items()})
+        tracking.mlflow.log_text(dump_yaml(cfg), "config/config.yaml")
+        if synthetic_dir and (synthetic_dir / "preview.png").is_file() and cfg.tracking.preview_images:
+            tracking.mlflow.log_artifact(str(synthetic_dir / "preview.png"), "data")
+
+        def split_for(fold):
+            assignment = assign_splits(
+                table, cfg.data.eval_sources, cfg.data.val_fraction, cfg.data.test_fraction,
+                cfg.data.split_seed, fold=fold,
+            )
+            splits = make_splits(cfg, table, assignment)
+            tracking.log_json(data_summary(splits, brands, sources), "data/summary.json")
+            return splits
+
+        if folds is not None:
+            # 2a. Cross-validation: one child run per fold, mean and spread on the parent.
+            results = []
+            for k in range(cfg.data.folds):
+                with tracking.mlflow.start_run(run_name=f"fold-{k}", nested=True):
+                    tracking.mlflow.log_params({"fold": k, "folds": cfg.data.folds})
+                    fitted = fit_and_evaluate(cfg, split_for((folds, k)), images, brands, out / f"fold-{k}")
+                    results.append(fitted)
+                    print(f"fold {k}: " + json.dumps({m: fitted.test.get(m) for m in
+                          ("photo_auroc", "parcel_auroc", "brand_accuracy")}))
+            summary, figures = summarize_folds([r.test for r in results],
+                                               [r.photos for r in results], [r.parcels for r in results])
+            tracking.log_metrics(summary["metrics"], "cv")
+            tracking.log_json(summary, "cv/summary.json")
+            tracking.log_figures(figures, "cv")
+            (out / "cv_summary.json").write_text(json.dumps(summary, indent=2))
+            test, registered = summary["metrics"], {"model_uri": None, "name": None, "version": None}
+        else:
+            # 2b. One split: fit, evaluate, then package, log and register the model.
+            splits = split_for(None)
+            fitted = fit_and_evaluate(cfg, splits, images, brands, out)
+            test = fitted.test
+            write_holdout(splits["test"], out / "holdout")
+            thresholds = Thresholds(
+                cfg.verdict.genuine_below, cfg.verdict.counterfeit_above, cfg.verdict.min_brand_probability
+            )
+            meta = {
+                "pooling": fitted.pooling,
+                "temperature": {"counterfeit": fitted.cf_temp, "brand": fitted.brand_temp},
+                "thresholds": thresholds.__dict__,
+                "model": {"name": cfg.tracking.register_as or None, "run_id": run_id},
+                "test_metrics": test,
+            }
+            net = fitted.net.to(memory_format=torch.contiguous_format)
+            package_dir = save_package(out / "model", net, meta)
+            registered = tracking.log_and_register(package_dir, cfg.tracking.register_as, cfg.tracking.alias)
         wall = time.time() - started
         tracking.mlflow.log_metric("run/wall_seconds", wall)
 
     result = {
         "run_id": run_id, "model_uri": registered["model_uri"], "registered": registered,
-        "test": test, "pooling": pooling, "wall_seconds": round(wall, 1),
+        "test": test, "wall_seconds": round(wall, 1),
     }
     (out / "result.json").write_text(json.dumps(result, indent=2, default=str))
     print(json.dumps(result, indent=2, default=str))

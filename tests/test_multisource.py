@@ -1,0 +1,189 @@
+"""Multi-source training data: filters, folds by parcel, masked heads, layer decay, warm start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from infer.model import create_inspector_net
+from infer.package import save_package
+from tests.conftest import SHARED_DATA
+from train.data import assign_folds, assign_splits, load_sources, parse_source
+from train.engine import build_optimizer, masked_losses
+from train.warm_start import init_from
+
+
+def write_manifest(folder: Path, rows: list[dict]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        (folder / row["path"]).write_bytes(b"x")
+    path = folder / "labels.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def table(n_parcels=60, photos=2, sources=("a", "b"), seed=0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in sources:
+        for p in range(n_parcels):
+            label = float(rng.random() < 0.4)
+            for j in range(photos):
+                rows.append({"path": f"{s}/{p}/{j}.jpg", "parcel_id": f"{s}/{p}", "target": label,
+                             "source": s, "source_name": s, "role": "any", "brand": "nike"})
+    return pd.DataFrame(rows)
+
+
+# --- source entries ---------------------------------------------------------------------------
+
+def test_parse_source_filters_and_weight():
+    src = parse_source("d/sneaker-brands/labels.csv?kind!=in-the-wild&brand=nike:2")
+    assert src.manifest == Path("d/sneaker-brands/labels.csv")
+    assert src.weight == 2.0
+    assert src.filters == (("kind", "!=", "in-the-wild"), ("brand", "=", "nike"))
+    assert src.name == "sneaker-brands" and src.role == "any"
+
+
+def test_parse_source_rejects_malformed_filter():
+    with pytest.raises(ValueError, match="kind"):
+        parse_source("d/x.csv?kind")
+
+
+def test_filters_keep_matching_rows_and_unknown_column_is_named(tmp_path):
+    path = write_manifest(tmp_path / "brands", [
+        {"path": "1.jpg", "brand": "nike", "kind": "thumbnail"},
+        {"path": "2.jpg", "brand": "vans", "kind": "in-the-wild"},
+        {"path": "3.jpg", "brand": "puma", "kind": "thumbnail"},
+    ])
+    kept = load_sources([parse_source(f"{path}?kind!=in-the-wild")])
+    assert sorted(kept["brand"]) == ["nike", "puma"]
+    only = load_sources([parse_source(f"{path}?kind=in-the-wild", role="test")])
+    assert list(only["brand"]) == ["vans"] and set(only["role"]) == {"test"}
+    with pytest.raises(ValueError, match="colour"):
+        load_sources([parse_source(f"{path}?colour=red")])
+    with pytest.raises(ValueError, match="no rows left"):
+        load_sources([parse_source(f"{path}?kind=catalog")])
+
+
+# --- folds --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("folds", [2, 5])
+def test_folds_partition_parcels_and_splits_are_disjoint(folds):
+    df = table()
+    fold = assign_folds(df, folds, seed=3)
+    assert fold.groupby(df["parcel_id"]).nunique().max() == 1  # a parcel sits in one fold
+    tests = []
+    for k in range(folds):
+        split = assign_splits(df, [], 0.15, 0.0, 0, fold=(fold, k))
+        sides = {name: set(df.loc[split == name, "parcel_id"]) for name in ("train", "val", "test")}
+        assert not (sides["train"] & sides["val"]) and not (sides["train"] & sides["test"])
+        assert not (sides["val"] & sides["test"]) and sides["val"]
+        tests.append(sides["test"])
+    assert set().union(*tests) == set(df["parcel_id"]) and sum(map(len, tests)) == df["parcel_id"].nunique()
+    # Stratified: every fold holds both labels from both sources.
+    for k in range(folds):
+        part = df[fold == k]
+        assert part.groupby("source")["target"].nunique().min() == 2
+
+
+def test_non_eval_sources_always_train_and_test_sources_always_test():
+    df = table()
+    df.loc[df["source"] == "b", "role"] = "test"
+    df = pd.concat([df, table(sources=("c",)).assign(source="c", source_name="c")], ignore_index=True)
+    fold = assign_folds(df[df["source"] == "a"], 3, seed=0)
+    split = assign_splits(df, ["a"], 0.2, 0.0, 0, fold=(fold.reindex(df.index), 1))
+    assert (split[df["source"] == "c"] == "train").all()
+    assert (split[df["source"] == "b"] == "test").all()
+    assert set(split[df["source"] == "a"]) == {"train", "val", "test"}
+    with pytest.raises(ValueError, match="match no source"):
+        assign_splits(df, ["nope"], 0.2, 0.2, 0)
+
+
+def test_too_few_parcels_for_folds_is_an_error():
+    with pytest.raises(ValueError, match="folds"):
+        assign_folds(table(n_parcels=1, sources=("a",)), 5, seed=0)
+
+
+# --- heads learn only from the rows that carry their label ---------------------------------------
+
+def test_brand_only_rows_leave_the_counterfeit_loss_untouched():
+    torch.manual_seed(0)
+    cf = torch.randn(6, requires_grad=True)
+    brand_logits = torch.randn(6, 3, requires_grad=True)
+    target = torch.tensor([1.0, 0.0, 1.0, -1.0, -1.0, -1.0])  # last three: brand-only rows
+    brand = torch.tensor([-1, -1, -1, 0, 2, 1])  # first three: no brand label
+    cf_loss, brand_loss = masked_losses(cf, brand_logits, target, brand)
+    alone, _ = masked_losses(cf[:3], brand_logits[:3], target[:3], brand[:3])
+    assert torch.isclose(cf_loss, alone)
+    cf_loss.backward()
+    assert torch.all(cf.grad[3:] == 0) and torch.all(cf.grad[:3] != 0)
+    cf.grad = None
+    brand_loss.backward()
+    assert cf.grad is None or torch.all(cf.grad == 0)
+    assert torch.all(brand_logits.grad[:3] == 0) and torch.any(brand_logits.grad[3:] != 0)
+
+
+def test_batch_without_any_counterfeit_label_gives_zero_loss_with_a_graph():
+    cf = torch.randn(4, requires_grad=True)
+    cf_loss, _ = masked_losses(cf, torch.randn(4, 2), torch.full((4,), -1.0), torch.tensor([0, 1, 0, 1]))
+    assert cf_loss.item() == 0.0 and cf_loss.requires_grad
+
+
+# --- optimisation and warm start -----------------------------------------------------------------
+
+def test_layer_decay_gives_early_blocks_smaller_learning_rates():
+    net = create_inspector_net("tf_efficientnet_lite0", ["a", "b"], weights="none", image_size=64)
+    opt = build_optimizer(net, 1e-3, 0.5, 1e-4, layer_decay=0.7)
+    lr_of = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
+    stem = lr_of[id(net.backbone.conv_stem.weight)]
+    last = lr_of[id(net.backbone.blocks[-1][0].conv_pwl.weight)]
+    head = lr_of[id(net.counterfeit_head.weight)]
+    assert stem < last < head == pytest.approx(1e-3)
+    assert last / stem == pytest.approx(0.7 ** -(len(net.backbone.blocks)))
+    flat = build_optimizer(net, 1e-3, 0.5, 1e-4)
+    assert {g["lr"] for g in flat.param_groups} == {5e-4, 1e-3}
+
+
+def test_warm_start_copies_backbone_and_refreshes_a_different_brand_head(tmp_path):
+    torch.manual_seed(0)
+    source = create_inspector_net("tf_efficientnet_lite0", ["x", "y"], weights="none", image_size=64)
+    save_package(tmp_path / "pkg", source, {"pooling": "log_mean_exp"})
+    target = create_inspector_net("tf_efficientnet_lite0", ["nike", "vans", "puma"], weights="none", image_size=64)
+    report = init_from(target, str(tmp_path / "pkg"))
+    assert torch.equal(target.backbone.conv_stem.weight, source.backbone.conv_stem.weight)
+    assert torch.equal(target.counterfeit_head.weight, source.counterfeit_head.weight)
+    assert "brand_head.weight" in report["fresh"]
+    same = create_inspector_net("tf_efficientnet_lite0", ["x", "y"], weights="none", image_size=64)
+    assert "brand_head.weight" not in init_from(same, str(tmp_path / "pkg"))["fresh"]
+    assert torch.equal(same.brand_head.weight, source.brand_head.weight)
+    other = create_inspector_net("resnet18", ["x"], weights="none", image_size=64)
+    with pytest.raises(ValueError, match="backbone"):
+        init_from(other, str(tmp_path / "pkg"))
+
+
+# --- the shared real data, when present ----------------------------------------------------------
+
+REAL = {name: SHARED_DATA / name / "labels.csv" for name in ("aj1-af1-photos", "aj1-legit-check")}
+
+
+@pytest.mark.skipif(not all(p.is_file() for p in REAL.values()), reason=f"no real data under {SHARED_DATA}")
+@pytest.mark.parametrize("name,folds", [("aj1-af1-photos", 5), ("aj1-legit-check", 4)])
+def test_real_folds_never_share_a_listing(name, folds):
+    df = load_sources([parse_source(str(REAL[name]))])
+    fold = assign_folds(df, folds, seed=0)
+    for k in range(folds):
+        split = assign_splits(df, [], 0.15, 0.0, 0, fold=(fold, k))
+        sides = split.groupby(df["parcel_id"]).nunique()
+        assert sides.max() == 1, f"fold {k}: a listing on two sides"
+        assert df.loc[split == "test", "target"].nunique() == 2
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "sneaker-brands" / "labels.csv").is_file(), reason="no sneaker-brands")
+def test_brand_only_manifest_trains_the_brand_head_only():
+    df = load_sources([parse_source(str(SHARED_DATA / "sneaker-brands" / "labels.csv") + "?kind!=in-the-wild")])
+    assert df["target"].isna().all() and (df["brand"] != "").all()
+    assert "in-the-wild" not in set(df["kind"]) and len(df) > 7000
