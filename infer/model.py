@@ -13,6 +13,9 @@ from infer.preprocess import normalize
 from infer.weights import load_backbone_weights
 
 
+TTA_MODES = ("none", "hflip")
+
+
 @dataclass
 class NetSpec:
     """Everything needed to rebuild the network; stored as JSON beside the weights."""
@@ -23,6 +26,8 @@ class NetSpec:
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     dropout: float = 0.2
+    # Test-time augmentation: "none", or "hflip" (logits averaged with the mirrored photo's).
+    tta: str = "none"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,7 +74,10 @@ def create_inspector_net(
     weights: str | None = "imagenet",
     image_size: int = 224,
     dropout: float = 0.2,
+    tta: str = "none",
 ) -> InspectorNet:
+    if tta not in TTA_MODES:
+        raise ValueError(f"tta must be one of {TTA_MODES}, got {tta!r}")
     backbone, cfg = create_backbone(name, weights)
     spec = NetSpec(
         backbone=name,
@@ -78,6 +86,7 @@ def create_inspector_net(
         mean=tuple(cfg.get("mean", (0.485, 0.456, 0.406))),
         std=tuple(cfg.get("std", (0.229, 0.224, 0.225))),
         dropout=dropout,
+        tta=tta,
     )
     return InspectorNet(spec, backbone)
 
@@ -108,6 +117,9 @@ def predict_arrays(
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         cf, brand = net(x)
+        if net.spec.tta == "hflip":
+            cf_m, brand_m = net(x.flip(-1))
+            cf, brand = (cf + cf_m) / 2, (brand + brand_m) / 2
         cf_out.append(cf.double().numpy())
         brand_out.append(brand.double().numpy())
     if not cf_out:

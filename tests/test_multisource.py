@@ -187,3 +187,26 @@ def test_brand_only_manifest_trains_the_brand_head_only():
     df = load_sources([parse_source(str(SHARED_DATA / "sneaker-brands" / "labels.csv") + "?kind!=in-the-wild")])
     assert df["target"].isna().all() and (df["brand"] != "").all()
     assert "in-the-wild" not in set(df["kind"]) and len(df) > 7000
+
+
+def test_hflip_tta_makes_predictions_mirror_invariant_and_is_stored_in_the_spec(tmp_path):
+    from infer.model import predict_arrays
+    from infer.package import load_package
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    photos = rng.integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
+    mirrored = photos[:, :, ::-1].copy()
+    plain = create_inspector_net("tf_efficientnet_lite0", ["a", "b"], weights="none", image_size=64)
+    cf, _ = predict_arrays(plain, photos)
+    cf_m, _ = predict_arrays(plain, mirrored)
+    assert not np.allclose(cf, cf_m, atol=1e-5)  # the network alone is not mirror invariant
+    plain.spec.tta = "hflip"
+    cf, brand = predict_arrays(plain, photos)
+    cf_m, brand_m = predict_arrays(plain, mirrored)
+    np.testing.assert_allclose(cf, cf_m, atol=1e-4)
+    np.testing.assert_allclose(brand, brand_m, atol=1e-4)
+    save_package(tmp_path / "pkg", plain, {})
+    assert load_package(tmp_path / "pkg")[0].spec.tta == "hflip"
+    with pytest.raises(ValueError, match="tta"):
+        create_inspector_net("tf_efficientnet_lite0", ["a"], weights="none", tta="vflip")

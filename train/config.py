@@ -73,6 +73,8 @@ class ModelConfig:
     # Start from a trained inspector (package folder or models:/ runs:/ URI): its backbone and
     # counterfeit head, and its brand head where the brand lists agree ("synthetic then real").
     init: str = ""
+    # Test-time augmentation shipped with the model: "none" or "hflip" (2x inference cost).
+    tta: str = "none"
 
 
 @dataclass

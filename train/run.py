@@ -164,7 +164,9 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
         return images[splits[name].index.to_numpy()]
 
     # Model and optimisation.
-    net = create_inspector_net(cfg.model.name, brands, cfg.model.weights, size, cfg.model.dropout)
+    net = create_inspector_net(
+        cfg.model.name, brands, cfg.model.weights, size, cfg.model.dropout, cfg.model.tta
+    )
     if cfg.model.init:
         report = init_from(net, cfg.model.init)
         print(f"initialised {report['loaded']} tensors from {report['source']}; fresh: {report['fresh']}")
