@@ -179,3 +179,13 @@ def test_create_inspector_net_resnet18_forward(brands, n_brand_outputs):
 def test_create_inspector_net_unknown_backbone():
     with pytest.raises(ValueError, match="no_such_net"):
         create_inspector_net("no_such_net", weights="none")
+
+
+@pytest.mark.parametrize("name", ["tf_efficientnet_lite1", "tf_efficientnet_lite2"])
+def test_larger_lite_wheels_map_and_recognise_a_cat(name):
+    skdata = pytest.importorskip("skimage.data")
+    torch.manual_seed(0)
+    model = timm.create_model(name, pretrained=False).eval()
+    load_backbone_weights(model, name, "imagenet")
+    (cat,) = top5(model, [skdata.chelsea()])
+    assert cat & CAT_CLASSES, f"{name}: no cat class in top-5 {sorted(cat)}"

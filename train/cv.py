@@ -8,7 +8,8 @@ import pandas as pd
 from train.metrics import auroc
 from train.plots import roc_figure
 
-HEADLINE = ("photo_auroc", "parcel_auroc", "brand_accuracy", "photo_brand_accuracy", "ece")
+HEADLINE = ("photo_auroc", "parcel_auroc", "brand_accuracy", "photo_brand_accuracy", "ece",
+            "photo_auroc_hflip_tta", "parcel_auroc_hflip_tta")
 
 
 def summarize_folds(tests: list[dict], photos: list[pd.DataFrame], parcels: list[pd.DataFrame]):

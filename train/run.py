@@ -267,6 +267,14 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
             splits["test"], infer_split("test"), brands, pooling, cf_temp, brand_temp
         )
         test = summarize(photos, parcels)
+        if net.spec.tta == "none":
+            # What mirrored-photo averaging would add, measured on the same test photos.
+            net.spec.tta = "hflip"
+            flipped = summarize(*score_split(
+                splits["test"], infer_split("test"), brands, pooling, cf_temp, brand_temp))
+            net.spec.tta = "none"
+            test["photo_auroc_hflip_tta"] = flipped["photo_auroc"]
+            test["parcel_auroc_hflip_tta"] = flipped["parcel_auroc"]
         tracking.log_metrics(test, "test")
         table = recall_by_view_and_defect(photos)
         tracking.log_table(table, "recall_by_view_defect")
