@@ -85,10 +85,11 @@ def evaluation_figures(photos: pd.DataFrame, parcels: pd.DataFrame, brands: list
     """name -> figure, for whatever the labels allow."""
     figs = {}
     y_ph, y_pa = photos["target"].to_numpy(float), parcels["target"].to_numpy(float)
-    figs["roc.png"] = roc_figure(
-        {"photo": (y_ph, photos["logit"].to_numpy(float)),
-         "parcel": (y_pa, parcels["logit"].to_numpy(float))}
-    )
+    if len(np.unique(y_ph[np.isfinite(y_ph)])) == 2:  # brand-only test sets have no ROC
+        figs["roc.png"] = roc_figure(
+            {"photo": (y_ph, photos["logit"].to_numpy(float)),
+             "parcel": (y_pa, parcels["logit"].to_numpy(float))}
+        )
     lab = np.isfinite(y_pa)
     if lab.any():
         figs["reliability.png"] = reliability_figure(y_pa[lab], parcels["prob"].to_numpy(float)[lab])
