@@ -36,15 +36,21 @@ def parse_args(argv):
     parser.add_argument("--json", action="store_true", help="one compact JSON line")
     parser.add_argument("--manifest", help="judge every parcel of this manifest CSV")
     parser.add_argument("--out", help="with --manifest: JSONL output (resumable)")
+    parser.add_argument("--queue", help="review queue SQLite file: queue `review` verdicts "
+                        "(and an audit share of the others) for the brand liaison")
+    parser.add_argument("--audit-share", type=float, default=0.05,
+                        help="with --queue: share of automatic verdicts also queued (default 0.05)")
     args = parser.parse_args(argv)
     if bool(args.manifest) == bool(args.photos):
         parser.error("give photos of one parcel, or --manifest PATH --out FILE.jsonl")
     if args.manifest and not args.out:
         parser.error("--manifest needs --out FILE.jsonl")
+    if not 0.0 <= args.audit_share <= 1.0:
+        parser.error(f"--audit-share must be within [0, 1], got {args.audit_share}")
     return args
 
 
-def judge_manifest(inspector, manifest: str, out: str) -> int:
+def judge_manifest(inspector, manifest: str, out: str, on_verdict=None) -> int:
     from tqdm.auto import tqdm
 
     from infer.inspector import NoReadablePhotos
@@ -63,7 +69,10 @@ def judge_manifest(inspector, manifest: str, out: str) -> int:
     with out_path.open("a") as sink:
         for pid, group in tqdm(groups, desc="parcels", unit="parcel"):
             try:
-                record = inspector.inspect(list(group["path"]), parcel_id=pid).to_dict()
+                verdict = inspector.inspect(list(group["path"]), parcel_id=pid)
+                record = verdict.to_dict()
+                if on_verdict is not None:
+                    on_verdict(verdict, list(group["path"]))
             except NoReadablePhotos as exc:
                 record = {"parcel_id": pid, "verdict": None, "error": str(exc),
                           "photos": [p.to_dict() for p in exc.errors]}
@@ -84,9 +93,22 @@ def main(argv=None) -> int:
     except (LookupError, FileNotFoundError, PackageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    on_verdict = None
+    if args.queue:
+        from infer.review import QueueError, ReviewQueue, enqueue
+
+        try:
+            queue = ReviewQueue(args.queue)
+        except QueueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+
+        def on_verdict(verdict, photos):
+            enqueue(queue, verdict, photos, inspector, audit_share=args.audit_share)
+
     if args.manifest:
         try:
-            return judge_manifest(inspector, args.manifest, args.out)
+            return judge_manifest(inspector, args.manifest, args.out, on_verdict)
         except ManifestError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -96,5 +118,7 @@ def main(argv=None) -> int:
     except NoReadablePhotos as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if on_verdict is not None:
+        on_verdict(verdict, photos)
     print(json.dumps(verdict.to_dict(), indent=None if args.json else 2))
     return 0

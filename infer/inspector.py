@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from infer.calibration import ParcelCalibration
 from infer.model import InspectorNet, predict_arrays, softmax
 from infer.package import load_package
 from infer.photos import PhotoError, PhotoSource, describe, load_photo
@@ -48,6 +49,8 @@ class Inspector:
         temps = meta.get("temperature", {})
         self.counterfeit_temperature = float(temps.get("counterfeit", 1.0))
         self.brand_temperature = float(temps.get("brand", 1.0))
+        # Models packaged before parcel recalibration existed carry none: identity.
+        self.parcel_calibration = ParcelCalibration.from_dict(meta.get("parcel_calibration"))
         model = meta.get("model", {})
         self.identity = {
             "name": model.get("name"),
@@ -115,7 +118,8 @@ class Inspector:
             good.append(i)
         if not good:
             raise NoReadablePhotos(parcel_id, photos)
-        probability = float(sigmoid(pool_logits(scores.counterfeit_logit[good], self.pooling)))
+        pooled = pool_logits(scores.counterfeit_logit[good], self.pooling)
+        probability = float(sigmoid(self.parcel_calibration(pooled)))
         brand_probs = pool_brand(scores.brand_probs[good])
         k = int(np.argmax(brand_probs))
         verdict, reasons = decide(probability, float(brand_probs[k]), self.thresholds)

@@ -12,7 +12,6 @@ from torch import nn
 from infer.preprocess import normalize
 from infer.weights import load_backbone_weights
 
-
 TTA_MODES = ("none", "hflip")
 
 

@@ -51,6 +51,23 @@ def test_run_logs_config_metrics_and_plots(smoke_run, client):
     assert "data/preview.png" in data
 
 
+def test_run_calibrates_parcels_and_chooses_a_review_band_on_validation(smoke_run, client):
+    run = client.get_run(smoke_run["result"]["run_id"])
+    for name in ("calibration/parcel_a", "calibration/parcel_b", "band/coverage", "band/error",
+                 "band/error_upper_bound", "test/auto_coverage", "test/auto_error"):
+        assert name in run.data.metrics, name
+    meta = json.loads((smoke_run["output_dir"] / "model" / "inspector.json").read_text())
+    band = meta["band"]
+    assert band["target_error"] == 0.02
+    # The shipped thresholds are the band's, not the config's fixed 0.2 / 0.8.
+    assert meta["thresholds"]["genuine_below"] == pytest.approx(band["genuine_below"])
+    assert meta["thresholds"]["counterfeit_above"] == pytest.approx(band["counterfeit_above"])
+    # Uncertified (a smoke model on a handful of parcels): everything goes to a person.
+    if band["n_auto"] == 0:
+        assert meta["thresholds"]["genuine_below"] == 0.0 and meta["thresholds"]["counterfeit_above"] == 1.0
+    assert meta["parcel_calibration"]["a"] > 0
+
+
 def test_model_registered_with_candidate_alias(smoke_run, client):
     mv = client.get_model_version_by_alias("counterfeit-inspector", "candidate")
     assert mv.run_id == smoke_run["result"]["run_id"]

@@ -117,6 +117,12 @@ class VerdictConfig:
     counterfeit_above: float = 0.8
     # Brand probability under this sends the parcel to review.
     min_brand_probability: float = 0.5
+    # "auto": replace genuine_below/counterfeit_above with the band chosen on validation parcels
+    # so that, with probability 1 - band_delta, the error among automatically decided parcels is
+    # at most target_error (train/band.py); "fixed": keep the two thresholds above.
+    band: str = "auto"
+    target_error: float = 0.02
+    band_delta: float = 0.1
 
 
 @dataclass

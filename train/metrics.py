@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize, minimize_scalar
 from sklearn.metrics import roc_auc_score
 
+from infer.calibration import ParcelCalibration
 from infer.pooling import POOLINGS, pool_brand, pool_logits, sigmoid
 
 ECE_BINS = 15
@@ -165,3 +166,32 @@ def recall_by_view_and_defect(photos: pd.DataFrame, threshold: float = 0.5) -> p
     table["all views"] = fakes.groupby("defect")["caught"].mean()
     counts = fakes.groupby("defect")["caught"].size().rename("n_photos")
     return table.join(counts).sort_index()
+
+
+def fit_parcel_calibration(parcels: pd.DataFrame) -> ParcelCalibration:
+    """Platt scaling of pooled parcel logits on labelled parcels: (a, b) minimising log loss plus
+    a weak pull towards the identity, with a in [0.1, 10] and |b| <= 10. Without the pull and
+    bounds a validation set the model separates perfectly sends a to infinity and every parcel
+    to probability 0 or 1."""
+    lab = parcels[np.isfinite(parcels["target"])]
+    if len(lab) < 2 or lab["target"].nunique() < 2:
+        return ParcelCalibration()
+    z, y = lab["logit"].to_numpy(float), lab["target"].to_numpy(float)
+    pull = 1.0 / len(lab)
+
+    def loss(params):
+        log_a, b = params
+        s = np.exp(log_a) * z + b
+        return float(np.mean(np.logaddexp(0, s) - y * s) + pull * (log_a**2 + 0.1 * b**2))
+
+    res = minimize(loss, x0=np.zeros(2), method="L-BFGS-B",
+                   bounds=[(np.log(0.1), np.log(10.0)), (-10.0, 10.0)])
+    return ParcelCalibration(float(np.exp(res.x[0])), float(res.x[1]))
+
+
+def apply_parcel_calibration(parcels: pd.DataFrame, calibration: ParcelCalibration) -> pd.DataFrame:
+    out = parcels.copy()
+    if len(out):
+        out["logit"] = calibration(out["logit"].to_numpy(float))
+        out["prob"] = sigmoid(out["logit"].to_numpy(float))
+    return out

@@ -17,11 +17,13 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
+from infer.calibration import ParcelCalibration
 from infer.model import InspectorNet, create_inspector_net, softmax
 from infer.package import save_package
 from infer.verdict import Thresholds
 from train import tracking
 from train.augment import build_augment
+from train.band import Band, choose_band
 from train.config import Config, dump_yaml, flatten, to_dict
 from train.cv import summarize_folds
 from train.data import (
@@ -44,9 +46,11 @@ from train.engine import (
     warmup_cosine,
 )
 from train.metrics import (
+    apply_parcel_calibration,
     choose_pooling,
     fit_brand_temperature,
     fit_counterfeit_temperature,
+    fit_parcel_calibration,
     pool_parcels,
     recall_by_view_and_defect,
     summarize,
@@ -73,6 +77,9 @@ class Fitted:
     pooling: str
     cf_temp: float
     brand_temp: float
+    parcel_calibration: ParcelCalibration
+    thresholds: Thresholds
+    band: Band | None
     test: dict
     photos: pd.DataFrame  # test photos with calibrated logits
     parcels: pd.DataFrame
@@ -109,7 +116,7 @@ def make_splits(cfg: Config, table: pd.DataFrame, split: pd.Series) -> dict[str,
     return splits
 
 
-def score_split(df, outputs, brands, pooling, cf_temp=1.0, brand_temp=1.0):
+def score_split(df, outputs, brands, pooling, cf_temp=1.0, brand_temp=1.0, parcel_cal=None):
     """Per-photo and per-parcel tables from raw network outputs, for one pooling/calibration."""
     cf_logits, brand_logits = outputs
     photos = df.copy()
@@ -117,7 +124,24 @@ def score_split(df, outputs, brands, pooling, cf_temp=1.0, brand_temp=1.0):
     probs = softmax(brand_logits, brand_temp)
     photos["brand_pred"] = [brands[k] for k in probs.argmax(1)]
     photos["brand_prob"] = probs.max(1)
-    return photos, pool_parcels(photos, probs, brands, pooling)
+    parcels = pool_parcels(photos, probs, brands, pooling)
+    if parcel_cal is not None:
+        parcels = apply_parcel_calibration(parcels, parcel_cal)
+    return photos, parcels
+
+
+def band_metrics(parcels: pd.DataFrame, thresholds: Thresholds) -> dict:
+    """Share of parcels decided without a person, and the error among those, at `thresholds`
+    (counterfeit probability only; brand uncertainty is left out of this count)."""
+    lab = parcels[np.isfinite(parcels["target"])]
+    if lab.empty:
+        return {}
+    p, y = lab["prob"].to_numpy(float), lab["target"].to_numpy(float)
+    auto = (p < thresholds.genuine_below) | (p >= thresholds.counterfeit_above)
+    wrong = auto & ((p >= thresholds.counterfeit_above) != (y == 1))
+    return {"auto_coverage": float(auto.mean()),
+            "auto_error": float(wrong.sum() / auto.sum()) if auto.any() else 0.0,
+            "auto_decided": int(auto.sum())}
 
 
 def data_summary(splits: dict[str, pd.DataFrame], brands: list[str], sources: list[Source]) -> dict:
@@ -238,9 +262,13 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
     net.load_state_dict(best[1])
     tracking.mlflow.log_metric("train/best_epoch", best[2])
 
-    # Calibrate on validation parcels: pooling, then temperatures.
+    # Calibrate on validation parcels: pooling, temperatures, parcel recalibration, review band.
     pooling = DEFAULT_POOLING if cfg.verdict.pooling == "auto" else cfg.verdict.pooling
     cf_temp = brand_temp = 1.0
+    parcel_cal, band = ParcelCalibration(), None
+    thresholds = Thresholds(
+        cfg.verdict.genuine_below, cfg.verdict.counterfeit_above, cfg.verdict.min_brand_probability
+    )
     if len(val):
         val_outputs = infer_split("val")
         brand_logits = val_outputs[1]
@@ -252,21 +280,35 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
         brand_index = np.array([brands.index(b) if b in brands else -1 for b in val["brand"]])
         brand_temp = fit_brand_temperature(brand_logits, brand_index)
         val_before = summarize(*score_split(val, val_outputs, brands, pooling))
-        val_after = summarize(*score_split(val, val_outputs, brands, pooling, cf_temp, brand_temp))
+        _, val_parcels = score_split(val, val_outputs, brands, pooling, cf_temp, brand_temp)
+        parcel_cal = fit_parcel_calibration(val_parcels)
+        val_parcels = apply_parcel_calibration(val_parcels, parcel_cal)
+        val_after = summarize(*score_split(val, val_outputs, brands, pooling, cf_temp, brand_temp, parcel_cal))
         tracking.log_metrics(
             {"counterfeit_temperature": cf_temp, "brand_temperature": brand_temp,
+             "parcel_a": parcel_cal.a, "parcel_b": parcel_cal.b,
              "ece_before": val_before["ece"], "ece_after": val_after["ece"]},
             "calibration",
         )
+        if cfg.verdict.band == "auto":
+            lab = val_parcels[np.isfinite(val_parcels["target"])]
+            band = choose_band(lab["prob"], lab["target"], cfg.verdict.target_error, cfg.verdict.band_delta)
+            thresholds = Thresholds(band.genuine_below, band.counterfeit_above,
+                                    cfg.verdict.min_brand_probability)
+            tracking.log_metrics(
+                {k: v for k, v in band.to_dict().items() if isinstance(v, int | float)}, "band")
+            tracking.log_json(band.to_dict(), "band.json")
+    elif cfg.verdict.band not in ("auto", "fixed"):
+        raise ValueError(f"verdict.band must be 'auto' or 'fixed', got {cfg.verdict.band!r}")
     tracking.mlflow.log_params({"calibration.pooling": pooling})
 
     # Test on held-out parcels.
     test, photos, parcels = {}, pd.DataFrame(), pd.DataFrame()
     if len(splits["test"]):
         photos, parcels = score_split(
-            splits["test"], infer_split("test"), brands, pooling, cf_temp, brand_temp
+            splits["test"], infer_split("test"), brands, pooling, cf_temp, brand_temp, parcel_cal
         )
-        test = summarize(photos, parcels)
+        test = summarize(photos, parcels) | band_metrics(parcels, thresholds)
         if net.spec.tta == "none":
             # What mirrored-photo averaging would add, measured on the same test photos.
             net.spec.tta = "hflip"
@@ -283,7 +325,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
         parcels.to_csv(out / "test_parcels.csv", index=False)
         if not table.empty:
             table.to_csv(out / "recall_by_view_defect.csv", float_format="%.4f")
-    return Fitted(net, pooling, cf_temp, brand_temp, test, photos, parcels)
+    return Fitted(net, pooling, cf_temp, brand_temp, parcel_cal, thresholds, band, test, photos, parcels)
 
 
 def run(cfg: Config) -> RunResult:
@@ -346,13 +388,12 @@ def run(cfg: Config) -> RunResult:
             fitted = fit_and_evaluate(cfg, splits, images, brands, out)
             test = fitted.test
             write_holdout(splits["test"], out / "holdout")
-            thresholds = Thresholds(
-                cfg.verdict.genuine_below, cfg.verdict.counterfeit_above, cfg.verdict.min_brand_probability
-            )
             meta = {
                 "pooling": fitted.pooling,
                 "temperature": {"counterfeit": fitted.cf_temp, "brand": fitted.brand_temp},
-                "thresholds": thresholds.__dict__,
+                "parcel_calibration": fitted.parcel_calibration.to_dict(),
+                "band": fitted.band.to_dict() if fitted.band else None,
+                "thresholds": fitted.thresholds.__dict__,
                 "model": {"name": cfg.tracking.register_as or None, "run_id": run_id},
                 "test_metrics": test,
             }

@@ -1,0 +1,56 @@
+"""`python -m infer.review serve|export`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m infer.review",
+                                     description="The brand liaison's review queue.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the review pages and API")
+    serve.add_argument("--db", required=True, help="review queue SQLite file")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="bind address (default 127.0.0.1; any other needs --token)")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--token", default=None,
+                       help="shared secret every request must carry (required off loopback)")
+    export = sub.add_parser("export", help="decided parcels as a training manifest")
+    export.add_argument("--db", required=True)
+    export.add_argument("--out", required=True, help="manifest CSV; photos go to <stem>_photos/")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from pathlib import Path
+
+    from infer.review.queue import QueueError
+
+    if not Path(args.db).is_file():
+        print(f"error: {args.db}: no review queue database there", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "export":
+            from infer.review.export import export_manifest
+
+            counts = export_manifest(args.db, args.out)
+            print(f"{args.out}: {counts['photos']} photo(s) of {counts['parcels']} parcel(s); "
+                  f"{counts['cannot_tell']} cannot_tell parcel(s) left out", file=sys.stderr)
+            return 0
+        import uvicorn
+
+        from infer.review.app import create_app
+
+        app = create_app(args.db, token=args.token, host=args.host)
+    except (QueueError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

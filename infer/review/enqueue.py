@@ -1,0 +1,59 @@
+"""Put a judged parcel into the review queue: every `review` verdict, plus a random audit share
+of the parcels the model decided alone, each with evidence copies and Grad-CAM heatmaps."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+from infer.photos import PhotoSource
+from infer.review.evidence import evidence_copy
+from infer.review.queue import ReviewQueue, should_queue
+
+DEFAULT_AUDIT_SHARE = 0.05
+HEATMAP_PHOTOS = 3
+
+
+def enqueue(queue: ReviewQueue, verdict, photos_sources: Sequence[PhotoSource], inspector=None,
+            audit_share: float = DEFAULT_AUDIT_SHARE, rng: random.Random | None = None,
+            heatmap_photos: int = HEATMAP_PHOTOS) -> int | None:
+    """Row id of the queued parcel, or None if it was not drawn for audit.
+
+    `verdict`: a ParcelVerdict (or its to_dict()); `photos_sources` in the verdict's photo order.
+    `inspector`: the one that judged the parcel, for heatmaps (None: no heatmaps).
+    Queuing the same parcel again for the same model run returns the existing row, so a
+    resumed manifest run does not duplicate work for the liaison.
+    """
+    record = verdict if isinstance(verdict, dict) else verdict.to_dict()
+    why = should_queue(record["verdict"], audit_share, rng or random.Random())
+    if why is None:
+        return None
+    existing = queue.find(record["parcel_id"], (record.get("model") or {}).get("run_id"))
+    if existing is not None:
+        return existing
+    results = record["photos"]
+    if len(results) != len(photos_sources):
+        raise ValueError(f"parcel {record['parcel_id']}: {len(photos_sources)} photo sources for "
+                         f"{len(results)} photos in the verdict")
+    names = [r["path"] for r in results]
+    maps = {}
+    if inspector is not None and heatmap_photos > 0:
+        from infer.review.heatmaps import heatmaps, top_photos
+
+        chosen = top_photos([r.get("counterfeit_probability") for r in results], heatmap_photos)
+        maps = heatmaps(inspector, photos_sources, names, chosen)
+    photos = []
+    for i, (src, name, result) in enumerate(zip(photos_sources, names, results, strict=True)):
+        heatmap, empty = maps.get(i, (None, None))
+        scores = result if heatmap is None else {**result, "heatmap_empty": empty}
+        photos.append({"name": Path(name).name if isinstance(src, str | Path) else name,
+                       "jpeg": evidence_copy(src, name), "scores": scores, "heatmap": heatmap})
+    return queue.add(record, why, photos)
+
+
+def queue_verdict(db_path: str | Path, inspector, verdict, photos: Sequence[PhotoSource],
+                  audit_share: float = DEFAULT_AUDIT_SHARE,
+                  rng: random.Random | None = None) -> int | None:
+    """One call for the inspection app: open (or create) the queue at `db_path` and enqueue."""
+    return enqueue(ReviewQueue(db_path), verdict, photos, inspector, audit_share, rng)

@@ -1,0 +1,34 @@
+"""Copies of the photos a reviewer looks at, kept inside the queue database.
+
+The inspection app may delete or move its files once a parcel is processed, so the queue stores
+a downscaled JPEG of each photo rather than its path: evidence must outlive the originals.
+"""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from infer.photos import PhotoError, PhotoSource, load_photo
+
+MAX_SIDE = 768  # enough to read a size label on screen; keeps a parcel to a few hundred kB
+JPEG_QUALITY = 90
+
+
+def to_jpeg(img: Image.Image, quality: int = JPEG_QUALITY) -> bytes:
+    buffer = io.BytesIO()
+    img.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def evidence_copy(source: PhotoSource, name: str) -> bytes | None:
+    """JPEG bytes of the photo, longest side at most MAX_SIDE; None if it cannot be read
+    (the verdict already records why)."""
+    try:
+        img = load_photo(source, name=name)
+    except PhotoError:
+        return None
+    img = img.copy()
+    img.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    return to_jpeg(img)

@@ -1,0 +1,224 @@
+"""Review queue: enqueue (CLI and API), heatmaps, the server's API and safety, export."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import threading
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from infer.manifest import read_manifest
+from infer.review import ReviewQueue, enqueue
+from infer.review.app import create_app
+from infer.review.export import export_manifest
+from infer.review.queue import should_queue
+from tests.conftest import run_module
+from tests.review_support import build_queue, copy_db, parcels
+
+BASE = "http://127.0.0.1:8765"
+
+
+@pytest.fixture(scope="module")
+def queued(smoke_run, tmp_path_factory):
+    return build_queue(smoke_run, tmp_path_factory.mktemp("review"))
+
+
+@pytest.fixture
+def db(queued, tmp_path):
+    return copy_db(queued[0], tmp_path / "review.db")
+
+
+@pytest.fixture
+def client(db):
+    return TestClient(create_app(db), base_url=BASE)
+
+
+def decide(client, row, decision, **extra):
+    body = {"decision": decision, "reviewer": "liaison", "brand": "kestra", **extra}
+    return client.post(f"/api/parcels/{row}/decision", json=body)
+
+
+def test_cli_queue_puts_parcels_in_the_queue(smoke_run, tmp_path):
+    db = tmp_path / "review.db"
+    (pid, photos), (pid2, photos2) = parcels(smoke_run, 2)
+    proc = run_module(["infer", *photos, "--parcel-id", pid, "--queue", str(db),
+                       "--audit-share", "1", "--json"],
+                      cwd=smoke_run["work"], env=smoke_run["env"])
+    assert proc.returncode == 0, proc.stderr
+    verdict = json.loads(proc.stdout)
+    rows = ReviewQueue(db).parcels(status=None)
+    assert len(rows) == 1 and rows[0]["parcel_id"] == verdict["parcel_id"]
+    assert rows[0]["why"] == ("review" if verdict["verdict"] == "review" else "audit")
+    # Manifest mode: every parcel judged and queued once, even when rerun, and the parcel the
+    # first command queued (same id, same model run) is not queued twice.
+    manifest = tmp_path / "two.csv"
+    manifest.write_text("path,label,parcel_id\n" + "".join(
+        f"{p},,{pid_}\n" for pid_, ps in ((pid, photos), (pid2, photos2)) for p in ps))
+    args = ["infer", "--manifest", str(manifest), "--out", str(tmp_path / "v.jsonl"),
+            "--queue", str(db), "--audit-share", "1"]
+    for _ in range(2):
+        proc = run_module(args, cwd=smoke_run["work"], env=smoke_run["env"])
+        assert proc.returncode == 0, proc.stderr
+    ids = sorted(r["parcel_id"] for r in ReviewQueue(db).parcels(status=None))
+    assert ids == sorted([pid, pid2])
+
+
+def test_review_always_queued_and_audit_share_is_random_but_seeded(tmp_path):
+    rng = random.Random(7)
+    draws = [should_queue("genuine", 0.05, rng) for _ in range(4000)]
+    assert 120 < draws.count("audit") < 280 and set(draws) <= {"audit", None}
+    assert [should_queue("review", 0.0, rng) for _ in range(20)] == ["review"] * 20
+    again = random.Random(7)
+    assert [should_queue("genuine", 0.05, again) for _ in range(4000)] == draws
+    queue = ReviewQueue(tmp_path / "q.db")
+    verdict = {"parcel_id": "x", "verdict": "review", "counterfeit_probability": 0.5,
+               "brand": "kestra", "photos": [], "model": {"run_id": "r"}}
+    assert enqueue(queue, verdict, [], audit_share=0.0) is not None
+    assert enqueue(queue, {**verdict, "parcel_id": "y", "verdict": "genuine"}, [],
+                   audit_share=0.0) is None
+
+
+def test_heatmaps_and_photo_copies_stored_for_queued_photos(queued):
+    db, rows = queued
+    queue = ReviewQueue(db)
+    for row in rows:
+        parcel = queue.parcel(row)
+        with_maps = [p for p in parcel["photos"] if p["has_heatmap"]]
+        assert len(with_maps) == min(3, len(parcel["photos"]))
+        assert all(isinstance(p["scores"]["heatmap_empty"], bool) for p in with_maps)
+        top = sorted(parcel["photos"], key=lambda p: -p["counterfeit_probability"])[:3]
+        assert {p["id"] for p in with_maps} == {p["id"] for p in top}
+        for photo in parcel["photos"]:
+            img = Image.open(io.BytesIO(queue.image(photo["id"], "photo")))
+            assert img.format == "JPEG" and max(img.size) <= 768
+        heat = Image.open(io.BytesIO(queue.image(with_maps[0]["id"], "heatmap")))
+        assert heat.format == "JPEG" and heat.size == (384, 384)
+
+
+def test_second_decision_409_then_override_both_in_audit(client, queued):
+    row = queued[1][0]
+    assert decide(client, row, "counterfeit").status_code == 200
+    second = decide(client, row, "genuine")
+    assert second.status_code == 409 and second.json()["previous"]["decision"] == "counterfeit"
+    third = decide(client, row, "genuine", override=True)
+    assert third.status_code == 200 and third.json()["override"] == 1
+    audit = [a for a in client.get("/api/audit").json() if a["parcel_row"] == row]
+    assert [(a["decision"], a["override"]) for a in audit] == [("counterfeit", 0), ("genuine", 1)]
+    assert client.get(f"/api/parcels/{row}").json()["status"] == "decided"
+    assert row not in [r["id"] for r in client.get("/api/queue").json()]
+
+
+def test_queue_sorts_and_parcel_page_shows_evidence(client, queued):
+    for sort in ("probability", "age", "brand"):
+        rows = client.get("/api/queue", params={"sort": sort, "order": "asc"}).json()
+        key = {"probability": "counterfeit_probability", "age": "created_at", "brand": "brand"}[sort]
+        assert [r[key] for r in rows] == sorted(r[key] for r in rows)
+    assert client.get("/api/queue", params={"sort": "path"}).status_code == 422
+    page = client.get(f"/parcels/{queued[1][0]}")
+    assert page.status_code == 200 and "/heatmaps/" in page.text and "/photos/" in page.text
+    assert "Reasons:" in page.text and "<kbd>c</kbd>" in page.text
+    assert client.get("/").status_code == 200
+
+
+def test_token_required_when_configured_and_off_loopback(db, tmp_path):
+    with pytest.raises(ValueError, match="needs --token"):
+        create_app(db, host="0.0.0.0")
+    proc = run_module(["infer.review", "serve", "--db", str(db), "--host", "0.0.0.0"], cwd=tmp_path)
+    assert proc.returncode == 2 and "--token" in proc.stderr
+    secured = TestClient(create_app(db, token="s3cret", host="0.0.0.0"), base_url=BASE)
+    assert secured.get("/api/queue").status_code == 401
+    assert secured.get("/api/queue", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert secured.get("/photos/1").status_code == 401
+    assert secured.get("/api/queue", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    first = secured.get("/?token=s3cret", follow_redirects=False)
+    assert first.status_code == 303 and "token" not in first.headers["location"]
+    assert "httponly" in first.headers["set-cookie"].lower()
+    assert secured.get("/api/queue").status_code == 200  # the cookie now carries it
+    loopback = TestClient(create_app(db, token="s3cret"), base_url=BASE)
+    assert loopback.get("/api/audit").status_code == 401
+
+
+def test_paths_and_non_integer_ids_refused(client):
+    assert client.get("/photos/1").status_code == 200
+    for url in ("/photos/../x", "/photos/..%2Fx", "/photos/%2e%2e%2fpyproject.toml",
+                "/photos/abc", "/photos/1.5", "/heatmaps/x", "/photos/99999", "/heatmaps/-1"):
+        response = client.get(url)
+        assert response.status_code in (404, 422), url
+        assert response.headers.get("content-type") != "image/jpeg", url
+
+
+def test_cross_site_writes_refused(client, queued):
+    row = queued[1][0]
+    body = {"decision": "genuine", "reviewer": "mallory"}
+    refused = [
+        client.post(f"/api/parcels/{row}/decision", json=body,
+                    headers={"Origin": "http://evil.example"}),
+        client.post(f"/api/parcels/{row}/decision", json=body,
+                    headers={"Sec-Fetch-Site": "cross-site"}),
+        client.post(f"/api/parcels/{row}/decision", content=json.dumps(body),
+                    headers={"Content-Type": "text/plain"}),
+        client.post(f"/api/parcels/{row}/decision", data=body),
+        client.post(f"/api/parcels/{row}/decision", json=body, headers={"Host": "evil.example"}),
+    ]
+    assert [r.status_code for r in refused] == [403, 403, 415, 415, 400]
+    assert client.get("/api/audit").json() == []
+    same = client.post(f"/api/parcels/{row}/decision", json=body,
+                       headers={"Origin": BASE, "Sec-Fetch-Site": "same-origin"})
+    assert same.status_code == 200
+
+
+def test_concurrent_decisions_on_two_parcels_both_kept(db, queued):
+    app = create_app(db)
+    rows = queued[1][:2]
+    barrier = threading.Barrier(2)
+    codes = {}
+
+    def worker(row, decision):
+        local = TestClient(app, base_url=BASE)
+        barrier.wait()
+        codes[row] = decide(local, row, decision).status_code
+
+    threads = [threading.Thread(target=worker, args=(r, d))
+               for r, d in zip(rows, ("counterfeit", "genuine"), strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert codes == {rows[0]: 200, rows[1]: 200}
+    audit = ReviewQueue(db).audit()
+    assert sorted((a["parcel_row"], a["decision"]) for a in audit) == [
+        (rows[0], "counterfeit"), (rows[1], "genuine")]
+
+
+def test_export_writes_a_manifest_training_accepts(client, db, queued, tmp_path):
+    a, b, c = queued[1]
+    decide(client, a, "counterfeit")
+    decide(client, a, "genuine", override=True)  # the override is what counts
+    decide(client, b, "counterfeit", brand="Zephra")
+    decide(client, c, "cannot_tell")
+    out = tmp_path / "export" / "reviewed.csv"
+    counts = export_manifest(db, out)
+    df = read_manifest(out)  # checks every photo file exists
+    queue = ReviewQueue(db)
+    pid = {r: queue.parcel(r)["parcel_id"] for r in (a, b, c)}
+    labels = df.groupby("parcel_id")["label"].agg(set).to_dict()
+    assert labels == {pid[a]: {"genuine"}, pid[b]: {"counterfeit"}}
+    assert set(df.loc[df["parcel_id"] == pid[b], "brand"]) == {"zephra"}
+    assert counts["cannot_tell"] == 1
+    assert len(df) == len(queue.parcel(a)["photos"]) + len(queue.parcel(b)["photos"])
+    assert all(Image.open(p).format == "JPEG" for p in df["path"])
+    assert not any(p.startswith("/") for p in out.read_text().splitlines()[1:])
+
+
+def test_decisions_table_is_append_only(db, client, queued):
+    import sqlite3
+
+    decide(client, queued[1][0], "genuine")
+    with sqlite3.connect(db) as raw, pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        raw.execute("UPDATE decisions SET decision = 'counterfeit'")
+    with sqlite3.connect(db) as raw, pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        raw.execute("DELETE FROM decisions")

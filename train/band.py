@@ -1,0 +1,85 @@
+"""The review band: which parcels the inspector may decide alone, with a guarantee.
+
+A parcel is decided automatically when its calibrated probability is at least `c` away from a
+coin flip on either side (p < 1 - c: genuine, p >= c: counterfeit) and goes to a person
+otherwise. `c` is chosen on validation parcels by Learn-then-Test (Angelopoulos et al., 2021)
+over a fixed grid of candidates: each candidate gets a Clopper-Pearson upper bound on the error
+among the parcels it decides, at level delta / len(grid) (Bonferroni, so all bounds hold at
+once), and the most permissive candidate whose bound is under the target wins. With probability
+at least 1 - delta over the draw of the validation set, the error among automatically decided
+new (exchangeable) parcels is then at most `target_error`. If no candidate passes, every parcel
+goes to review: the honest answer when validation is too small or the model too weak.
+A fixed-sequence test would need no Bonferroni factor but stops at the first candidate, and the
+most cautious candidates decide too few parcels to ever pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.stats import beta
+
+
+@dataclass
+class Band:
+    genuine_below: float
+    counterfeit_above: float
+    confidence: float  # c
+    target_error: float
+    delta: float
+    n: int  # validation parcels
+    n_auto: int  # decided automatically at c
+    errors: int
+    error_upper_bound: float  # Clopper-Pearson, level 1 - delta
+
+    @property
+    def coverage(self) -> float:
+        return self.n_auto / self.n if self.n else 0.0
+
+    @property
+    def error(self) -> float:
+        return self.errors / self.n_auto if self.n_auto else 0.0
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "coverage": self.coverage, "error": self.error}
+
+
+def error_upper_bound(errors: int, n: int, delta: float) -> float:
+    """One-sided Clopper-Pearson upper bound on an error rate seen as errors/n."""
+    if n == 0:
+        return 1.0
+    if errors >= n:
+        return 1.0
+    return float(beta.ppf(1 - delta, errors + 1, n - errors))
+
+
+def auto_decided(p: np.ndarray, c: float) -> np.ndarray:
+    return (p >= c) | (p < 1 - c)
+
+
+def selective_error(p: np.ndarray, y: np.ndarray, c: float) -> tuple[int, int]:
+    """(decided automatically, wrong among them) at confidence `c`."""
+    auto = auto_decided(p, c)
+    wrong = auto & ((p >= c) != (y == 1))
+    return int(auto.sum()), int(wrong.sum())
+
+
+GRID = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.98, 0.99, 0.995)
+
+
+def choose_band(p, y, target_error: float = 0.02, delta: float = 0.1, grid=GRID) -> Band:
+    p, y = np.asarray(p, float), np.asarray(y, float)
+    keep = np.isfinite(p) & np.isfinite(y)
+    p, y = p[keep], y[keep]
+    if not 0 < target_error < 1 or not 0 < delta < 1:
+        raise ValueError("target_error and delta must lie in (0, 1)")
+    level = delta / len(grid)
+    chosen = Band(0.0, 1.0, 1.0, target_error, delta, len(p), 0, 0, 1.0)
+    for c in sorted(grid):  # most permissive first: the first to pass decides the most parcels
+        n_auto, errors = selective_error(p, y, c)
+        bound = error_upper_bound(errors, n_auto, level)
+        if n_auto and bound <= target_error:
+            chosen = Band(1 - c, c, c, target_error, delta, len(p), n_auto, errors, bound)
+            break
+    return chosen
