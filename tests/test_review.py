@@ -16,7 +16,7 @@ from infer.review import ReviewQueue, enqueue
 from infer.review.app import create_app
 from infer.review.export import export_manifest
 from infer.review.queue import should_queue
-from tests.conftest import run_module
+from tests.conftest import REPO, run_module
 from tests.review_support import build_queue, copy_db, parcels
 
 BASE = "http://127.0.0.1:8765"
@@ -222,3 +222,29 @@ def test_decisions_table_is_append_only(db, client, queued):
         raw.execute("UPDATE decisions SET decision = 'counterfeit'")
     with sqlite3.connect(db) as raw, pytest.raises(sqlite3.IntegrityError, match="append-only"):
         raw.execute("DELETE FROM decisions")
+
+
+def test_training_consumes_an_exported_review_manifest(client, db, queued, smoke_run, tmp_path):
+    """The loop closes: the liaison's decisions become one more training source."""
+    a, b, _ = queued[1]
+    decide(client, a, "counterfeit")
+    decide(client, b, "genuine")
+    reviewed = tmp_path / "liaison" / "reviewed.csv"
+    export_manifest(db, reviewed)
+    proc = run_module(
+        ["train", "--config", str(REPO / "configs" / "smoke.yaml"),
+         f"data.manifests=[{reviewed}:0.5]", f"output_dir={tmp_path / 'run'}",
+         f"data.synthetic.out_dir={smoke_run['manifest'].parent}", "tracking.register_as="],
+        cwd=tmp_path, env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    from mlflow import MlflowClient
+
+    run_id = json.loads((tmp_path / "run" / "result.json").read_text())["run_id"]
+    client_ = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    path = client_.download_artifacts(run_id, "data/summary.json", str(tmp_path))
+    with open(path) as f:
+        summary = json.load(f)
+    assert any("reviewed.csv" in s for s in summary["sources"])
+    photos = sum(v["by_source"].get("1:liaison", 0) for k, v in summary.items() if k in ("train", "val", "test"))
+    assert photos == len(read_manifest(reviewed))
