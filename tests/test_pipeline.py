@@ -268,3 +268,20 @@ def test_cross_validation_logs_a_parent_with_one_child_per_fold(smoke_run, tmp_p
     assert tested["path"].is_unique
     assert len(tested) == len(pd.read_csv(smoke_run["manifest"]))
     assert not client.search_registered_models()  # folds are measurements, not models
+
+
+def test_photos_that_are_not_shoes_send_the_parcel_to_review(smoke_run, parcel_photos, tmp_path):
+    skdata = pytest.importorskip("skimage.data")
+    inspector = Inspector.load(smoke_run["output_dir"] / "model")
+    assert inspector.ood is not None and (smoke_run["output_dir"] / "model" / "ood.safetensors").is_file()
+    others = []
+    for name in ("astronaut", "coffee", "chelsea", "rocket"):
+        path = tmp_path / f"{name}.png"
+        Image.fromarray(getattr(skdata, name)()).save(path)
+        others.append(str(path))
+    verdict = inspector.inspect(others, parcel_id="no-shoes")
+    assert "not_a_shoe" in verdict.reasons and verdict.verdict == "review"
+    assert all(p.out_of_distribution for p in verdict.photos)
+    shoes = inspector.inspect(parcel_photos, parcel_id="shoes")
+    assert "not_a_shoe" not in shoes.reasons
+    assert sum(p.out_of_distribution for p in shoes.photos) <= 1
