@@ -11,7 +11,8 @@ import numpy as np
 
 from infer.calibration import ParcelCalibration
 from infer.model import InspectorNet, predict_arrays, softmax
-from infer.package import load_package
+from infer.ood import FeatureDensity
+from infer.package import find_package, load_package
 from infer.photos import PhotoError, PhotoSource, describe, load_photo
 from infer.pooling import pool_brand, pool_logits, sigmoid
 from infer.preprocess import letterbox
@@ -36,11 +37,17 @@ class PhotoScores:
     counterfeit_logit: np.ndarray  # [N]
     brand_probs: np.ndarray  # [N, B]
     errors: list[str | None]
+    ood_score: np.ndarray | None = None  # [N], NaN where unreadable; None without a density
 
 
 class Inspector:
-    def __init__(self, net: InspectorNet, meta: dict[str, Any], identity: dict | None = None):
+    # A parcel is "not a shoe" when more than this share of its readable photos is off-distribution.
+    NOT_A_SHOE_SHARE = 0.5
+
+    def __init__(self, net: InspectorNet, meta: dict[str, Any], identity: dict | None = None,
+                 ood: FeatureDensity | None = None):
         self.net = net.eval()
+        self.ood = ood
         self.meta = meta
         self.spec = net.spec
         self.brands = list(net.spec.brands)
@@ -67,7 +74,7 @@ class Inspector:
 
         folder, identity = resolve(None if uri is None else str(uri))
         net, meta = load_package(folder)
-        return cls(net, meta, identity)
+        return cls(net, meta, identity, FeatureDensity.load(find_package(folder)))
 
     # -- photos -------------------------------------------------------------------------------
     def _decode(self, source: PhotoSource, name: str) -> np.ndarray:
@@ -75,9 +82,15 @@ class Inspector:
         return letterbox(img, self.spec.image_size)
 
     def forward_arrays(self, arrays: np.ndarray, batch_size: int = 32):
-        """Letterboxed uint8 photos -> calibrated counterfeit logits [N], brand probs [N,B]."""
-        cf, brand = predict_arrays(self.net, arrays, batch_size)
-        return cf / self.counterfeit_temperature, softmax(brand, self.brand_temperature)
+        """Letterboxed uint8 photos -> calibrated counterfeit logits [N], brand probs [N,B] and
+        out-of-distribution scores [N] (None when the model has no feature density)."""
+        if self.ood is None:
+            cf, brand = predict_arrays(self.net, arrays, batch_size)
+            ood = None
+        else:
+            cf, brand, feats = predict_arrays(self.net, arrays, batch_size, features=True)
+            ood = self.ood.score(feats)
+        return cf / self.counterfeit_temperature, softmax(brand, self.brand_temperature), ood
 
     def score_photos(
         self, sources: Sequence[PhotoSource], names: Sequence[str] | None = None
@@ -94,10 +107,13 @@ class Inspector:
         n, b = len(names), len(self.brands)
         logit = np.full(n, np.nan)
         probs = np.full((n, b), np.nan)
+        ood = np.full(n, np.nan) if self.ood is not None else None
         if arrays:
-            cf, br = self.forward_arrays(np.stack(arrays))
+            cf, br, scores = self.forward_arrays(np.stack(arrays))
             logit[ok], probs[ok] = cf, br
-        return PhotoScores(names, logit, probs, errors)
+            if ood is not None:
+                ood[ok] = scores
+        return PhotoScores(names, logit, probs, errors, ood)
 
     # -- parcels ------------------------------------------------------------------------------
     def verdict_from_scores(self, scores: PhotoScores, parcel_id: str) -> ParcelVerdict:
@@ -107,12 +123,16 @@ class Inspector:
                 photos.append(PhotoResult(path=name, error=scores.errors[i]))
                 continue
             k = int(np.argmax(scores.brand_probs[i]))
+            off = None
+            if scores.ood_score is not None and self.ood is not None:
+                off = bool(scores.ood_score[i] > self.ood.threshold)
             photos.append(
                 PhotoResult(
                     path=name,
                     counterfeit_probability=round(float(sigmoid(scores.counterfeit_logit[i])), 6),
                     brand=self.brands[k],
                     brand_probability=round(float(scores.brand_probs[i, k]), 6),
+                    out_of_distribution=off,
                 )
             )
             good.append(i)
@@ -125,6 +145,11 @@ class Inspector:
         verdict, reasons = decide(probability, float(brand_probs[k]), self.thresholds)
         if len(good) < len(photos):
             reasons.append("unreadable_photos")
+        flags = [p.out_of_distribution for p in photos if p.out_of_distribution is not None]
+        if flags and sum(flags) / len(flags) > self.NOT_A_SHOE_SHARE:
+            # Whatever the score says, a photo of something else is not evidence about a shoe.
+            verdict = "review"
+            reasons.append("not_a_shoe")
         return ParcelVerdict(
             parcel_id=parcel_id,
             verdict=verdict,

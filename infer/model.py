@@ -52,8 +52,14 @@ class InspectorNet(nn.Module):
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(counterfeit logit [N], brand logits [N, B]); a tuple keeps export to ONNX simple."""
-        features = self.dropout(self.backbone(images))
-        return self.counterfeit_head(features).squeeze(-1), self.brand_head(features)
+        cf, brand, _ = self.forward_all(images)
+        return cf, brand
+
+    def forward_all(self, images: torch.Tensor):
+        """Logits plus the backbone's pooled features [N, D] (for out-of-distribution scores)."""
+        features = self.backbone(images)
+        dropped = self.dropout(features)
+        return self.counterfeit_head(dropped).squeeze(-1), self.brand_head(dropped), features
 
 
 def create_backbone(name: str, weights: str | None = "imagenet") -> tuple[nn.Module, dict]:
@@ -103,27 +109,33 @@ def predict_arrays(
     batch_size: int = 32,
     channels_last: bool = False,
     progress: str | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    features: bool = False,
+):
     """Raw outputs for letterboxed uint8 photos [N,H,W,3]: counterfeit logits [N] and brand
-    logits [N,B]. Training's evaluation and serving both go through here."""
+    logits [N,B], plus pooled backbone features [N,D] with `features=True`. Training's
+    evaluation and serving both go through here."""
     from tqdm.auto import tqdm
 
     net.eval()
-    cf_out, brand_out = [], []
+    cf_out, brand_out, feat_out = [], [], []
     starts = range(0, len(arrays), batch_size)
     for start in tqdm(starts, desc=progress, unit="batch", leave=False, disable=progress is None):
         x = normalize(arrays[start : start + batch_size], net.spec.mean, net.spec.std)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        cf, brand = net(x)
+        cf, brand, feats = net.forward_all(x)
         if net.spec.tta == "hflip":
-            cf_m, brand_m = net(x.flip(-1))
-            cf, brand = (cf + cf_m) / 2, (brand + brand_m) / 2
+            cf_m, brand_m, feats_m = net.forward_all(x.flip(-1))
+            cf, brand, feats = (cf + cf_m) / 2, (brand + brand_m) / 2, (feats + feats_m) / 2
         cf_out.append(cf.double().numpy())
         brand_out.append(brand.double().numpy())
+        if features:
+            feat_out.append(feats.float().numpy())
     if not cf_out:
-        return np.zeros(0), np.zeros((0, len(net.spec.brands)))
-    return np.concatenate(cf_out), np.concatenate(brand_out)
+        empty = (np.zeros(0), np.zeros((0, max(1, len(net.spec.brands)))))
+        return (*empty, np.zeros((0, net.backbone.num_features), np.float32)) if features else empty
+    out = (np.concatenate(cf_out), np.concatenate(brand_out))
+    return (*out, np.concatenate(feat_out)) if features else out
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

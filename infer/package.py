@@ -23,9 +23,12 @@ class PackageError(RuntimeError):
     pass
 
 
-def save_package(folder: str | Path, net: InspectorNet, meta: dict[str, Any]) -> Path:
+def save_package(folder: str | Path, net: InspectorNet, meta: dict[str, Any], ood=None) -> Path:
+    """`ood`: an optional `infer.ood.FeatureDensity`, saved as ood.safetensors beside the weights."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    if ood is not None:
+        ood.save(folder)
     state = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
     save_file(state, str(folder / WEIGHTS_FILE))
     document = {"format_version": FORMAT_VERSION, "net": net.spec.to_dict(), **meta}

@@ -29,11 +29,14 @@ class PhotoResult:
     brand: str | None = None
     brand_probability: float | None = None
     error: str | None = None
+    # True when the photo does not look like the training photos (None: model cannot tell).
+    out_of_distribution: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         if self.error is not None:
             return {"path": self.path, "error": self.error}
-        return {k: v for k, v in asdict(self).items() if k != "error"}
+        return {k: v for k, v in asdict(self).items()
+                if k != "error" and not (k == "out_of_distribution" and v is None)}
 
 
 @dataclass

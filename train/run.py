@@ -18,7 +18,8 @@ import torch
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from infer.calibration import ParcelCalibration
-from infer.model import InspectorNet, create_inspector_net, softmax
+from infer.model import InspectorNet, create_inspector_net, predict_arrays, softmax
+from infer.ood import FeatureDensity
 from infer.package import save_package
 from infer.verdict import Thresholds
 from train import tracking
@@ -60,6 +61,8 @@ from train.synthetic_data import ensure_synthetic
 from train.warm_start import init_from
 
 DEFAULT_POOLING = "log_mean_exp"
+OOD_FIT_PHOTOS = 3000  # enough for a 32-direction summary; more only costs inference time
+OOD_QUANTILE = 0.99  # 1% of in-distribution validation photos flagged
 
 
 @dataclass
@@ -80,6 +83,7 @@ class Fitted:
     parcel_calibration: ParcelCalibration
     thresholds: Thresholds
     band: Band | None
+    ood: FeatureDensity | None
     test: dict
     photos: pd.DataFrame  # test photos with calibrated logits
     parcels: pd.DataFrame
@@ -302,6 +306,19 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
         raise ValueError(f"verdict.band must be 'auto' or 'fixed', got {cfg.verdict.band!r}")
     tracking.mlflow.log_params({"calibration.pooling": pooling})
 
+    # Out-of-distribution scores: training photos' features, threshold on validation photos.
+    ood = None
+    if len(val) and len(train_images) >= 3:
+        rng = np.random.default_rng(cfg.train.seed)
+        pick = np.sort(rng.choice(len(train_images), min(OOD_FIT_PHOTOS, len(train_images)), replace=False))
+        def features(arrays, desc):
+            return predict_arrays(net, arrays, cfg.train.batch_size * 2, cfg.train.channels_last,
+                                  progress=desc, features=True)[2]
+        ood = FeatureDensity.fit(features(train_images[pick], "features train"))
+        val_ok = val["readable"].to_numpy()
+        ood.set_threshold(features(split_images("val")[val_ok], "features val"), OOD_QUANTILE)
+        tracking.log_metrics({"threshold": ood.threshold, "fit_photos": len(pick)}, "ood")
+
     # Test on held-out parcels.
     test, photos, parcels = {}, pd.DataFrame(), pd.DataFrame()
     if len(splits["test"]):
@@ -309,6 +326,11 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
             splits["test"], infer_split("test"), brands, pooling, cf_temp, brand_temp, parcel_cal
         )
         test = summarize(photos, parcels) | band_metrics(parcels, thresholds)
+        if ood is not None:
+            ok = splits["test"]["readable"].to_numpy()
+            feats = predict_arrays(net, split_images("test")[ok], cfg.train.batch_size * 2,
+                                   cfg.train.channels_last, progress="features test", features=True)[2]
+            test["ood_flag_rate"] = float((ood.score(feats) > ood.threshold).mean()) if ok.any() else None
         if net.spec.tta == "none":
             # What mirrored-photo averaging would add, measured on the same test photos.
             net.spec.tta = "hflip"
@@ -325,7 +347,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
         parcels.to_csv(out / "test_parcels.csv", index=False)
         if not table.empty:
             table.to_csv(out / "recall_by_view_defect.csv", float_format="%.4f")
-    return Fitted(net, pooling, cf_temp, brand_temp, parcel_cal, thresholds, band, test, photos, parcels)
+    return Fitted(net, pooling, cf_temp, brand_temp, parcel_cal, thresholds, band, ood, test, photos, parcels)
 
 
 def run(cfg: Config) -> RunResult:
@@ -398,7 +420,7 @@ def run(cfg: Config) -> RunResult:
                 "test_metrics": test,
             }
             net = fitted.net.to(memory_format=torch.contiguous_format)
-            package_dir = save_package(out / "model", net, meta)
+            package_dir = save_package(out / "model", net, meta, fitted.ood)
             registered = tracking.log_and_register(package_dir, cfg.tracking.register_as, cfg.tracking.alias)
         wall = time.time() - started
         tracking.mlflow.log_metric("run/wall_seconds", wall)
