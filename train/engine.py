@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from infer.model import InspectorNet, predict_arrays
+from infer.model import InspectorNet
 from infer.preprocess import normalize
 
 
@@ -110,8 +109,3 @@ def train_one_epoch(
         if max_steps and steps >= max_steps:
             break
     return {k: v / max(1, steps) for k, v in totals.items()}
-
-
-def predict(net, images: np.ndarray, batch_size: int, channels_last: bool, desc: str):
-    """Raw counterfeit logits [N] and brand logits [N, B] (uncalibrated)."""
-    return predict_arrays(net, images, batch_size, channels_last, progress=desc)

@@ -42,7 +42,6 @@ from train.data import (
 from train.engine import (
     build_optimizer,
     freeze_early_stages,
-    predict,
     train_one_epoch,
     warmup_cosine,
 )
@@ -231,8 +230,10 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
     )
     val = splits["val"]
 
-    def infer_split(name: str):
-        return predict(net, split_images(name), cfg.train.batch_size * 2, cfg.train.channels_last, name)
+    def infer_split(name: str, features: bool = False):
+        """Raw outputs for a split (plus pooled features, which the OOD density reuses)."""
+        return predict_arrays(net, split_images(name), cfg.train.batch_size * 2,
+                              cfg.train.channels_last, progress=name, features=features)
 
     # Fine-tune; keep the epoch with the best validation parcel AUROC (the last without val).
     best = (-np.inf, None, -1)
@@ -274,7 +275,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
         cfg.verdict.genuine_below, cfg.verdict.counterfeit_above, cfg.verdict.min_brand_probability
     )
     if len(val):
-        val_outputs = infer_split("val")
+        *val_outputs, val_features = infer_split("val", features=True)
         brand_logits = val_outputs[1]
         photos, _ = score_split(val, val_outputs, brands, DEFAULT_POOLING)
         if cfg.verdict.pooling == "auto":
@@ -311,26 +312,23 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
     if len(val) and len(train_images) >= 3:
         rng = np.random.default_rng(cfg.train.seed)
         pick = np.sort(rng.choice(len(train_images), min(OOD_FIT_PHOTOS, len(train_images)), replace=False))
-        def features(arrays, desc):
-            return predict_arrays(net, arrays, cfg.train.batch_size * 2, cfg.train.channels_last,
-                                  progress=desc, features=True)[2]
-        ood = FeatureDensity.fit(features(train_images[pick], "features train"))
-        val_ok = val["readable"].to_numpy()
-        ood.set_threshold(features(split_images("val")[val_ok], "features val"), OOD_QUANTILE)
+        train_features = predict_arrays(net, train_images[pick], cfg.train.batch_size * 2,
+                                        cfg.train.channels_last, progress="features", features=True)[2]
+        ood = FeatureDensity.fit(train_features)
+        ood.set_threshold(val_features[val["readable"].to_numpy()], OOD_QUANTILE)
         tracking.log_metrics({"threshold": ood.threshold, "fit_photos": len(pick)}, "ood")
 
     # Test on held-out parcels.
     test, photos, parcels = {}, pd.DataFrame(), pd.DataFrame()
     if len(splits["test"]):
+        *test_outputs, test_features = infer_split("test", features=True)
         photos, parcels = score_split(
-            splits["test"], infer_split("test"), brands, pooling, cf_temp, brand_temp, parcel_cal
+            splits["test"], test_outputs, brands, pooling, cf_temp, brand_temp, parcel_cal
         )
         test = summarize(photos, parcels) | band_metrics(parcels, thresholds)
-        if ood is not None:
-            ok = splits["test"]["readable"].to_numpy()
-            feats = predict_arrays(net, split_images("test")[ok], cfg.train.batch_size * 2,
-                                   cfg.train.channels_last, progress="features test", features=True)[2]
-            test["ood_flag_rate"] = float((ood.score(feats) > ood.threshold).mean()) if ok.any() else None
+        ok = splits["test"]["readable"].to_numpy()
+        if ood is not None and ok.any():
+            test["ood_flag_rate"] = float((ood.score(test_features[ok]) > ood.threshold).mean())
         if net.spec.tta == "none":
             # What mirrored-photo averaging would add, measured on the same test photos.
             net.spec.tta = "hflip"
