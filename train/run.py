@@ -265,7 +265,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
         if score > best[0]:
             best = (score, {k: t.detach().clone() for k, t in net.state_dict().items()}, epoch)
     net.load_state_dict(best[1])
-    tracking.mlflow.log_metric("train/best_epoch", best[2])
+    tracking.log_metrics({"best_epoch": best[2]}, "train")
 
     # Calibrate on validation parcels: pooling, temperatures, parcel recalibration, review band.
     pooling = DEFAULT_POOLING if cfg.verdict.pooling == "auto" else cfg.verdict.pooling
@@ -305,7 +305,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
             tracking.log_json(band.to_dict(), "band.json")
     elif cfg.verdict.band not in ("auto", "fixed"):
         raise ValueError(f"verdict.band must be 'auto' or 'fixed', got {cfg.verdict.band!r}")
-    tracking.mlflow.log_params({"calibration.pooling": pooling})
+    tracking.log_params({"calibration.pooling": pooling})
 
     # Out-of-distribution scores: training photos' features, threshold on validation photos.
     ood = None
@@ -371,10 +371,10 @@ def run(cfg: Config) -> RunResult:
 
     with tracking.start(cfg.tracking.experiment, cfg.tracking.run_name) as active:
         run_id = active.info.run_id
-        tracking.mlflow.log_params({k: str(v)[:500] for k, v in flatten(to_dict(cfg)).items()})
-        tracking.mlflow.log_text(dump_yaml(cfg), "config/config.yaml")
+        tracking.log_params(flatten(to_dict(cfg)))
+        tracking.log_text(dump_yaml(cfg), "config/config.yaml")
         if synthetic_dir and (synthetic_dir / "preview.png").is_file() and cfg.tracking.preview_images:
-            tracking.mlflow.log_artifact(str(synthetic_dir / "preview.png"), "data")
+            tracking.log_artifact(synthetic_dir / "preview.png", "data")
 
         def split_for(fold):
             assignment = assign_splits(
@@ -389,8 +389,8 @@ def run(cfg: Config) -> RunResult:
             # 2a. Cross-validation: one child run per fold, mean and spread on the parent.
             results = []
             for k in range(cfg.data.folds):
-                with tracking.mlflow.start_run(run_name=f"fold-{k}", nested=True):
-                    tracking.mlflow.log_params({"fold": k, "folds": cfg.data.folds})
+                with tracking.child_run(f"fold-{k}"):
+                    tracking.log_params({"fold": k, "folds": cfg.data.folds})
                     fitted = fit_and_evaluate(cfg, split_for((folds, k)), images, brands, out / f"fold-{k}")
                     results.append(fitted)
                     print(f"fold {k}: " + json.dumps({m: fitted.test.get(m) for m in
@@ -421,7 +421,7 @@ def run(cfg: Config) -> RunResult:
             package_dir = save_package(out / "model", net, meta, fitted.ood)
             registered = tracking.log_and_register(package_dir, cfg.tracking.register_as, cfg.tracking.alias)
         wall = time.time() - started
-        tracking.mlflow.log_metric("run/wall_seconds", wall)
+        tracking.log_metrics({"wall_seconds": wall}, "run")
 
     result = {
         "run_id": run_id, "model_uri": registered["model_uri"], "registered": registered,

@@ -28,6 +28,23 @@ def start(experiment: str, run_name: str | None):
     return mlflow.start_run(run_name=run_name or None)
 
 
+def child_run(name: str):
+    return mlflow.start_run(run_name=name, nested=True)
+
+
+def log_params(params: dict) -> None:
+    # MLflow caps a param value at 6000 chars; 500 keeps the UI readable.
+    mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    mlflow.log_text(text, artifact_file)
+
+
+def log_artifact(path: str | Path, folder: str | None = None) -> None:
+    mlflow.log_artifact(str(path), folder)
+
+
 def log_metrics(metrics: dict, prefix: str, step: int | None = None) -> None:
     clean = {f"{prefix}/{k}": float(v) for k, v in metrics.items() if v is not None}
     mlflow.log_metrics(clean, step=step)
