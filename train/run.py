@@ -176,6 +176,17 @@ def write_holdout(test: pd.DataFrame, folder: Path) -> None:
         part[columns].fillna("").to_csv(folder / f"{name}.csv", index=False)
 
 
+def serving_example(splits: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
+    """Two readable photos of one held-out parcel, as the pyfunc's input example."""
+    for name in ("test", "val", "train"):
+        readable = splits[name][splits[name]["readable"]]
+        if len(readable):
+            pid = readable["parcel_id"].iloc[0]
+            paths = list(readable.loc[readable["parcel_id"] == pid, "path"])[:2]
+            return tracking.input_example(paths, parcel_id="example-parcel")
+    return None
+
+
 def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
     """Fine-tune on `train`, pick the epoch, pooling and temperatures on `val`, score `test`."""
     out.mkdir(parents=True, exist_ok=True)
@@ -419,7 +430,8 @@ def run(cfg: Config) -> RunResult:
             }
             net = fitted.net.to(memory_format=torch.contiguous_format)
             package_dir = save_package(out / "model", net, meta, fitted.ood)
-            registered = tracking.log_and_register(package_dir, cfg.tracking.register_as, cfg.tracking.alias)
+            registered = tracking.log_and_register(
+                package_dir, cfg.tracking.register_as, cfg.tracking.alias, serving_example(splits))
         wall = time.time() - started
         tracking.log_metrics({"wall_seconds": wall}, "run")
 

@@ -79,7 +79,27 @@ def signature() -> ModelSignature:
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
-def log_and_register(package_dir: Path, register_as: str, alias: str) -> dict:
+def input_example(photo_paths: list[str], parcel_id: str = "parcel-1", side: int = 96) -> pd.DataFrame:
+    """A serving example: photos of one parcel as small base64 JPEGs (the format a non-Python
+    inspection app posts), shrunk so the example stays a few kilobytes."""
+    import base64
+    import io
+
+    from infer.photos import load_photo
+
+    images = []
+    for path in photo_paths:
+        img = load_photo(path)
+        img.thumbnail((side, side))
+        buffer = io.BytesIO()
+        img.save(buffer, format="JPEG", quality=85)
+        images.append(base64.b64encode(buffer.getvalue()).decode("ascii"))
+    return pd.DataFrame({"parcel_id": [parcel_id] * len(images), "image": images})
+
+
+def log_and_register(
+    package_dir: Path, register_as: str, alias: str, example: pd.DataFrame | None = None
+) -> dict:
     """Log the package as a models-from-code pyfunc, register it, point `alias` at it."""
     infer_dir = Path(infer.__file__).parent
     info = mlflow.pyfunc.log_model(
@@ -88,6 +108,7 @@ def log_and_register(package_dir: Path, register_as: str, alias: str) -> dict:
         artifacts={ARTIFACT_KEY: str(package_dir)},
         code_paths=[str(infer_dir)],
         signature=signature(),
+        input_example=example,
         pip_requirements=PIP_REQUIREMENTS,
         registered_model_name=register_as or None,
     )
