@@ -50,7 +50,32 @@ def parse_args(argv):
     return args
 
 
+def finished_parcels(out_path: Path) -> set[str]:
+    """Parcel ids already written to a JSONL output; cuts off a last line left half-written by
+    a crash so the next record starts on a line of its own."""
+    if not out_path.exists():
+        return set()
+    data = out_path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    if len(complete) < len(data):
+        with out_path.open("r+b") as f:
+            f.truncate(len(complete))
+        print(f"{out_path}: dropped a half-written last line; that parcel is judged again",
+              file=sys.stderr)
+    done = set()
+    for line in complete.decode("utf-8", errors="replace").splitlines():
+        try:
+            done.add(str(json.loads(line)["parcel_id"]))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+    return done
+
+
 def judge_manifest(inspector, manifest: str, out: str, on_verdict=None) -> int:
+    """Judge every parcel of a manifest into a JSONL file, resumably: each record is flushed
+    and fsynced before the next parcel, and a rerun skips parcels already written."""
+    import os
+
     from tqdm.auto import tqdm
 
     from infer.inspector import NoReadablePhotos
@@ -58,26 +83,22 @@ def judge_manifest(inspector, manifest: str, out: str, on_verdict=None) -> int:
 
     df = read_manifest(manifest, check_files=False)
     out_path = Path(out)
-    done = set()
-    if out_path.exists():
-        for line in out_path.read_text().splitlines():
-            try:
-                done.add(json.loads(line)["parcel_id"])
-            except (json.JSONDecodeError, KeyError):
-                continue  # a line cut by a crash is rewritten below
-    groups = [(pid, g) for pid, g in df.groupby("parcel_id", sort=False) if pid not in done]
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    done = finished_parcels(out_path)
+    groups = [(pid, g) for pid, g in df.groupby("parcel_id", sort=False) if str(pid) not in done]
     with out_path.open("a") as sink:
         for pid, group in tqdm(groups, desc="parcels", unit="parcel"):
             try:
-                verdict = inspector.inspect(list(group["path"]), parcel_id=pid)
+                verdict = inspector.inspect(list(group["path"]), parcel_id=str(pid))
                 record = verdict.to_dict()
                 if on_verdict is not None:
                     on_verdict(verdict, list(group["path"]))
             except NoReadablePhotos as exc:
-                record = {"parcel_id": pid, "verdict": None, "error": str(exc),
+                record = {"parcel_id": str(pid), "verdict": None, "error": str(exc),
                           "photos": [p.to_dict() for p in exc.errors]}
             sink.write(json.dumps(record) + "\n")
             sink.flush()
+            os.fsync(sink.fileno())
     print(f"{len(groups)} parcel(s) judged, {len(done)} already in {out_path}", file=sys.stderr)
     return 0
 

@@ -300,3 +300,42 @@ def test_photos_that_are_not_shoes_send_the_parcel_to_review(smoke_run, parcel_p
     assert "not_a_shoe" not in inspector.inspect(parcel_photos, parcel_id="shoes").reasons
     inspector.ood.threshold = float("-inf")
     assert all(p.out_of_distribution for p in inspector.inspect(parcel_photos).photos)
+
+
+def test_batch_killed_and_rerun_writes_every_parcel_exactly_once(smoke_run, tmp_path):
+    """SIGKILL a manifest batch once it has written something, leave a half-written line as a
+    crash mid-write would, rerun with the same --out: every parcel exactly once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    # Enough parcels that the batch is still running when it is killed: the smoke manifest x4.
+    df = pd.read_csv(smoke_run["manifest"])
+    df["path"] = [str(smoke_run["manifest"].parent / p) for p in df["path"]]
+    big = pd.concat([df.assign(parcel_id=df["parcel_id"] + f"-{k}") for k in range(4)])
+    manifest = tmp_path / "parcels.csv"
+    big.to_csv(manifest, index=False)
+    out = tmp_path / "verdicts.jsonl"
+    args = [sys.executable, "-m", "infer", "--manifest", str(manifest), "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(REPO), **smoke_run["env"]}
+    proc = subprocess.Popen(args, cwd=smoke_run["work"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if out.exists() and out.read_text().count("\n") >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    written = out.read_text().count("\n")
+    n_parcels = big["parcel_id"].nunique()
+    assert 3 <= written < n_parcels, "the batch finished before it could be killed"
+    with out.open("a") as f:
+        f.write('{"parcel_id": "cut-mid-wri')
+    again = subprocess.run(args, cwd=smoke_run["work"], env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert "half-written" in again.stderr
+    ids = [json.loads(line)["parcel_id"] for line in out.read_text().splitlines()]
+    assert sorted(ids) == sorted(big["parcel_id"].unique())
