@@ -18,6 +18,8 @@ from infer.pooling import pool_brand, pool_logits, sigmoid
 from infer.preprocess import letterbox
 from infer.verdict import ParcelVerdict, PhotoResult, Thresholds, decide
 
+BACKENDS = ("torch", "onnx")
+
 
 class NoReadablePhotos(ValueError):
     """Raised when no photo of a parcel could be read; lists every file and why."""
@@ -47,6 +49,7 @@ class Inspector:
     def __init__(self, net: InspectorNet, meta: dict[str, Any], identity: dict | None = None,
                  ood: FeatureDensity | None = None):
         self.net = net.eval()
+        self.onnx = None  # an infer.onnx_backend.OnnxNet running `net`'s graph instead, if set
         self.ood = ood
         self.meta = meta
         self.spec = net.spec
@@ -67,14 +70,23 @@ class Inspector:
         self.identity.update({k: v for k, v in (identity or {}).items() if v is not None})
 
     @classmethod
-    def load(cls, uri: str | Path | None = None) -> Inspector:
+    def load(cls, uri: str | Path | None = None, backend: str = "torch") -> Inspector:
         """From a model folder, an MLflow model URI (models:/, runs:/), or, with no argument,
-        the newest registered version of `counterfeit-inspector`."""
+        the newest registered version of `counterfeit-inspector`. `backend`: "torch" (eager) or
+        "onnx" (onnxruntime on the package's model.onnx)."""
         from infer.registry import resolve
 
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         folder, identity = resolve(None if uri is None else str(uri))
-        net, meta = load_package(folder)
-        return cls(net, meta, identity, FeatureDensity.load(find_package(folder)))
+        package = find_package(folder)
+        net, meta = load_package(package)
+        inspector = cls(net, meta, identity, FeatureDensity.load(package))
+        if backend == "onnx":
+            from infer.onnx_backend import OnnxNet
+
+            inspector.onnx = OnnxNet.for_package(package, net)
+        return inspector
 
     # -- photos -------------------------------------------------------------------------------
     def _decode(self, source: PhotoSource, name: str) -> np.ndarray:
@@ -84,12 +96,12 @@ class Inspector:
     def forward_arrays(self, arrays: np.ndarray, batch_size: int = 32):
         """Letterboxed uint8 photos -> calibrated counterfeit logits [N], brand probs [N,B] and
         out-of-distribution scores [N] (None when the model has no feature density)."""
-        if self.ood is None:
-            cf, brand = predict_arrays(self.net, arrays, batch_size)
-            ood = None
+        if self.onnx is not None:
+            out = self.onnx.predict_arrays(arrays, batch_size, features=self.ood is not None)
         else:
-            cf, brand, feats = predict_arrays(self.net, arrays, batch_size, features=True)
-            ood = self.ood.score(feats)
+            out = predict_arrays(self.net, arrays, batch_size, features=self.ood is not None)
+        cf, brand = out[:2]
+        ood = None if self.ood is None else self.ood.score(out[2])
         return cf / self.counterfeit_temperature, softmax(brand, self.brand_temperature), ood
 
     def score_photos(

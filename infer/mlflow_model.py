@@ -63,7 +63,9 @@ class InspectorModel(PythonModel):
                 d[key] = json.dumps(d[key])
             d["error"] = None
             rows.append(d)
-        return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
+        out = pd.DataFrame(rows, columns=OUTPUT_COLUMNS).astype(object)
+        # None, not NaN, for fields an error row lacks: NaN is not valid JSON for the app.
+        return out.where(out.notna(), None)
 
 
 mlflow.models.set_model(InspectorModel())

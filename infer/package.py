@@ -1,18 +1,21 @@
 """The shipped model folder: `weights.safetensors` + `inspector.json`, no pickled objects.
 
 Loading a checkpoint a user could hand us must never execute code, so weights are safetensors
-and everything else is plain JSON.
+and everything else is plain JSON. `model.onnx` (the same network for onnxruntime) rides along
+but is optional: the weights stay the source of truth and older packages lack it.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from safetensors.torch import load_file, save_file
 
 from infer.model import InspectorNet, NetSpec, build_from_spec
+from infer.onnx_backend import ONNX_FILE, export_onnx
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "weights.safetensors"
@@ -23,16 +26,30 @@ class PackageError(RuntimeError):
     pass
 
 
-def save_package(folder: str | Path, net: InspectorNet, meta: dict[str, Any], ood=None) -> Path:
-    """`ood`: an optional `infer.ood.FeatureDensity`, saved as ood.safetensors beside the weights."""
+def save_package(
+    folder: str | Path, net: InspectorNet, meta: dict[str, Any], ood=None, *, onnx: bool = True
+) -> Path:
+    """`ood`: an optional `infer.ood.FeatureDensity`, saved as ood.safetensors beside the weights.
+    `onnx`: also export the network to model.onnx (see infer.onnx_backend)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    # A graph left from an earlier save would no longer match these weights.
+    (folder / ONNX_FILE).unlink(missing_ok=True)
     if ood is not None:
         ood.save(folder)
     state = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
     save_file(state, str(folder / WEIGHTS_FILE))
     document = {"format_version": FORMAT_VERSION, "net": net.spec.to_dict(), **meta}
     (folder / META_FILE).write_text(json.dumps(document, indent=2, sort_keys=True))
+    if onnx:
+        try:
+            export_onnx(net, folder / ONNX_FILE)
+        except Exception as exc:
+            # The package is complete without the graph (the ONNX backend exports on load);
+            # an exporter gap for some backbone must not throw away a finished training run.
+            (folder / ONNX_FILE).unlink(missing_ok=True)
+            print(f"warning: {folder}: ONNX export failed, package saved without "
+                  f"{ONNX_FILE}: {type(exc).__name__}: {exc}", file=sys.stderr)
     return folder
 
 
