@@ -1,0 +1,114 @@
+"""`mlflow models serve` on the registered smoke model, called over HTTP as an inspection app would."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+
+from infer.manifest import read_manifest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(smoke_run):
+    port = free_port()
+    cmd = [sys.executable, "-m", "mlflow", "models", "serve",
+           "-m", "models:/counterfeit-inspector@candidate", "--env-manager", "local",
+           "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    log = (smoke_run["work"] / "serve.log").open("w")
+    proc = subprocess.Popen(cmd, cwd=smoke_run["work"], env={**os.environ, **smoke_run["env"]},
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail("mlflow models serve exited:\n" + (smoke_run["work"] / "serve.log").read_text()[-3000:])
+        try:
+            if requests.get(f"{url}/ping", timeout=2).status_code == 200:
+                break
+        except requests.RequestException:
+            time.sleep(0.5)
+    else:
+        pytest.fail("mlflow models serve did not answer /ping in 180 s")
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    log.close()
+
+
+def b64(path) -> str:
+    return base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def invocations(url: str, records: list[dict]) -> requests.Response:
+    return requests.post(f"{url}/invocations", json={"dataframe_records": records}, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def parcel(smoke_run):
+    df = read_manifest(smoke_run["manifest"])
+    pid = df["parcel_id"].iloc[0]
+    return pid, list(df.loc[df["parcel_id"] == pid, "path"])[:3]
+
+
+def test_served_model_judges_a_three_photo_parcel(server, parcel):
+    pid, photos = parcel
+    response = invocations(server, [{"parcel_id": pid, "image": b64(p)} for p in photos])
+    assert response.status_code == 200, response.text
+    rows = response.json()["predictions"]
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["parcel_id"] == pid and row["error"] is None
+    assert row["verdict"] in {"counterfeit", "genuine", "review"}
+    assert 0.0 <= row["counterfeit_probability"] <= 1.0
+    assert len(json.loads(row["photos"])) == 3
+    assert isinstance(json.loads(row["reasons"]), list)
+
+
+def test_served_model_reports_a_corrupt_photo_instead_of_failing(server, parcel):
+    pid, photos = parcel
+    records = [{"parcel_id": pid, "image": b64(p)} for p in photos[:2]]
+    records.append({"parcel_id": pid, "image": base64.b64encode(b"\xff\xd8\xff not a jpeg").decode()})
+    records.append({"parcel_id": "all-bad", "image": "%%% not base64 %%%"})
+    response = invocations(server, records)
+    assert response.status_code == 200, response.text
+    rows = {r["parcel_id"]: r for r in response.json()["predictions"]}
+    good = rows[pid]
+    assert good["verdict"] in {"counterfeit", "genuine", "review"}
+    photo_entries = json.loads(good["photos"])
+    assert ["error" in p for p in photo_entries] == [False, False, True]
+    assert "unreadable_photos" in json.loads(good["reasons"])
+    bad = rows["all-bad"]
+    assert bad["verdict"] is None and "no readable photo" in bad["error"]
+    assert "invalid base64" in bad["error"]
+
+
+def test_served_input_example_is_accepted(server, smoke_run):
+    """The example logged with the model is what the README's curl call posts."""
+    import mlflow
+
+    mlflow.set_tracking_uri(smoke_run["tracking_uri"])
+    local = mlflow.artifacts.download_artifacts("models:/counterfeit-inspector@candidate")
+    example = json.loads((Path(local) / "serving_input_example.json").read_text())
+    response = requests.post(f"{server}/invocations", json=example, timeout=120)
+    assert response.status_code == 200, response.text
+    assert pd.DataFrame(response.json()["predictions"])["verdict"].notna().all()
