@@ -3,8 +3,11 @@
 import argparse
 import sys
 
+from train.broken import TooManyBrokenPhotos
+from train.checkpoint import ResumeError
 from train.config import ConfigError, load_config
 from train.run import run
+from train.tracking import TrackingUnavailable
 
 
 def main(argv=None) -> int:
@@ -18,10 +21,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         cfg = load_config(args.config, args.overrides)
-    except ConfigError as exc:
+        run(cfg)
+    except (ConfigError, ResumeError, TooManyBrokenPhotos, TrackingUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    run(cfg)
     return 0
 
 

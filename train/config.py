@@ -62,6 +62,9 @@ class DataConfig:
     # Cap on parcels per split, for smoke runs; 0 = all.
     max_parcels: int = 0
     workers: int = 1
+    # Unreadable photos are reported and skipped; above this share of all photos the run stops
+    # before the first epoch with the list (a broken mount or a bad export, not a few bad files).
+    max_broken_share: float = 0.01
 
 
 @dataclass
@@ -132,11 +135,18 @@ class TrackingConfig:
     register_as: str = "counterfeit-inspector"
     alias: str = "candidate"
     preview_images: bool = True
+    # Server unreachable at start: false = stop with a message; true = log to a local store.
+    offline_fallback: bool = False
+    # At the end of a run, how long to keep retrying delivery to a server that went away.
+    delivery_timeout_s: float = 300.0
 
 
 @dataclass
 class Config:
     output_dir: str = "runs/default"
+    # "" = fresh run; "auto" = continue from <output_dir>/checkpoints/last.pt when it exists;
+    # a path = continue from that checkpoint. Either way the same MLflow run goes on.
+    resume: str = ""
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

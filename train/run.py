@@ -15,16 +15,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, WeightedRandomSampler
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
 
 from infer.calibration import ParcelCalibration
 from infer.model import InspectorNet, create_inspector_net, predict_arrays, softmax
 from infer.ood import FeatureDensity
 from infer.package import save_package
 from infer.verdict import Thresholds
-from train import tracking
+from train import checkpoint, distributed, tracking
 from train.augment import build_augment
 from train.band import Band, choose_band
+from train.broken import check_unreadable, unreadable_table
 from train.config import Config, dump_yaml, flatten, to_dict
 from train.cv import summarize_folds
 from train.data import (
@@ -187,8 +189,13 @@ def serving_example(splits: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
     return None
 
 
-def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
-    """Fine-tune on `train`, pick the epoch, pooling and temperatures on `val`, score `test`."""
+def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=None,
+                     run_id=None) -> Fitted:
+    """Fine-tune on `train`, pick the epoch, pooling and temperatures on `val`, score `test`.
+
+    `ctx`: the distributed context (one process when None); `resume`: a loaded checkpoint to
+    continue from; `run_id`: stored in the checkpoints (None: write no checkpoints)."""
+    ctx = ctx or distributed.Context()
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.train.seed)
     size = cfg.data.image_size
@@ -212,23 +219,24 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
     freeze_early_stages(net, cfg.train.freeze_stages)
     if cfg.train.channels_last:
         net = net.to(memory_format=torch.channels_last)
+    net = net.to(ctx.device)
     dataset = PhotoDataset(train_images, train_df, brands, build_augment(cfg.train.augment, cfg.train.hflip))
-    generator = torch.Generator().manual_seed(cfg.train.seed)
     draws = cfg.train.samples_per_epoch or len(train_df)
-    sampler = (
-        WeightedRandomSampler(sample_weights(train_df), draws, generator=generator)
-        if train_df["source"].nunique() > 1 or cfg.train.samples_per_epoch
-        else None
+    weighted = train_df["source"].nunique() > 1 or cfg.train.samples_per_epoch
+    sampler = distributed.EpochSampler(
+        len(train_df), draws, sample_weights(train_df).numpy() if weighted else None,
+        cfg.train.seed, ctx.rank, ctx.world,
     )
+    per_rank = max(1, cfg.train.batch_size // ctx.world)
     loader = DataLoader(
         dataset,
-        batch_size=cfg.train.batch_size,
-        shuffle=sampler is None,
+        batch_size=per_rank,
         sampler=sampler,
-        drop_last=draws > cfg.train.batch_size,
+        drop_last=sampler.per_rank > per_rank,
         num_workers=cfg.data.workers,
-        persistent_workers=cfg.data.workers > 0,
-        generator=generator,
+        # Workers restart each epoch so their augmentation seeds follow the epoch (resumable).
+        worker_init_fn=distributed.seed_augment_worker if cfg.data.workers else None,
+        generator=torch.Generator(),
     )
     steps_per_epoch = len(loader)
     if cfg.train.max_steps_per_epoch:
@@ -240,18 +248,37 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
         optimizer, cfg.train.epochs * steps_per_epoch, int(cfg.train.warmup_epochs * steps_per_epoch)
     )
     val = splits["val"]
+    model = DistributedDataParallel(net) if ctx.active else net
+
+    def predict(arrays: np.ndarray, desc: str, features: bool = False):
+        """Raw outputs for photos, each rank scoring a share (plus pooled features, which the
+        OOD density reuses)."""
+        distributed.sync_buffers(net, ctx)
+        return distributed.gather_rows(ctx, len(arrays), lambda idx: predict_arrays(
+            net, arrays[idx], cfg.train.batch_size * 2, cfg.train.channels_last,
+            progress=desc if ctx.main else None, features=features))
 
     def infer_split(name: str, features: bool = False):
-        """Raw outputs for a split (plus pooled features, which the OOD density reuses)."""
-        return predict_arrays(net, split_images(name), cfg.train.batch_size * 2,
-                              cfg.train.channels_last, progress=name, features=features)
+        return predict(split_images(name), name, features)
 
     # Fine-tune; keep the epoch with the best validation parcel AUROC (the last without val).
     best = (-np.inf, None, -1)
-    for epoch in range(cfg.train.epochs):
+    start_epoch = 0
+    if resume is not None:
+        net.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        checkpoint.set_rng_state(resume["rng"], {})
+        start_epoch = resume["epoch"] + 1
+        best_state = checkpoint.load(checkpoint.folder(cfg.output_dir) / checkpoint.BEST)["model"]
+        best = (resume["best_score"], best_state, resume["best_epoch"])
+        print(f"resumed after epoch {start_epoch} of {cfg.train.epochs} (best so far: epoch "
+              f"{best[2] + 1})")
+    for epoch in range(start_epoch, cfg.train.epochs):
         t0 = time.time()
+        distributed.seed_epoch(cfg.train.seed, epoch, ctx, loader, dataset)
         losses = train_one_epoch(
-            net, loader, optimizer, scheduler,
+            model, loader, optimizer, scheduler,
             brand_weight=cfg.train.brand_loss_weight,
             channels_last=cfg.train.channels_last,
             max_steps=cfg.train.max_steps_per_epoch,
@@ -272,9 +299,20 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
             else:  # brand-only data
                 score = v["brand_accuracy"] if v["brand_accuracy"] is not None else -losses["loss"]
             line += f"  val parcel AUROC {v['parcel_auroc']}  val brand acc {v['brand_accuracy']}"
-        print(line)
+        if ctx.main:
+            print(line)
         if score > best[0]:
             best = (score, {k: t.detach().clone() for k, t in net.state_dict().items()}, epoch)
+            if run_id is not None and ctx.main:
+                checkpoint.save_atomic({"epoch": epoch, "score": score, "model": best[1]},
+                                       checkpoint.folder(cfg.output_dir) / checkpoint.BEST)
+        if run_id is not None and ctx.main:
+            checkpoint.save_atomic({
+                "epoch": epoch, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "rng": checkpoint.rng_state({}),
+                "best_score": best[0], "best_epoch": best[2], "run_id": run_id,
+                "config": checkpoint.config_fingerprint(cfg), "world_size": ctx.world,
+            }, checkpoint.folder(cfg.output_dir) / checkpoint.LAST)
     net.load_state_dict(best[1])
     tracking.log_metrics({"best_epoch": best[2]}, "train")
 
@@ -323,8 +361,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
     if len(val) and len(train_images) >= 3:
         rng = np.random.default_rng(cfg.train.seed)
         pick = np.sort(rng.choice(len(train_images), min(OOD_FIT_PHOTOS, len(train_images)), replace=False))
-        train_features = predict_arrays(net, train_images[pick], cfg.train.batch_size * 2,
-                                        cfg.train.channels_last, progress="features", features=True)[2]
+        train_features = predict(train_images[pick], "features", features=True)[2]
         ood = FeatureDensity.fit(train_features)
         ood.set_threshold(val_features[val["readable"].to_numpy()], OOD_QUANTILE)
         tracking.log_metrics({"threshold": ood.threshold, "fit_photos": len(pick)}, "ood")
@@ -351,41 +388,74 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path) -> Fitted:
         tracking.log_metrics(test, "test")
         table = recall_by_view_and_defect(photos)
         tracking.log_table(table, "recall_by_view_defect")
-        tracking.log_figures(evaluation_figures(photos, parcels, brands, table), "evaluation")
-        photos.drop(columns=["readable"]).to_csv(out / "test_photos.csv", index=False)
-        parcels.to_csv(out / "test_parcels.csv", index=False)
-        if not table.empty:
-            table.to_csv(out / "recall_by_view_defect.csv", float_format="%.4f")
+        if ctx.main:
+            tracking.log_figures(evaluation_figures(photos, parcels, brands, table), "evaluation")
+            photos.drop(columns=["readable"]).to_csv(out / "test_photos.csv", index=False)
+            parcels.to_csv(out / "test_parcels.csv", index=False)
+            if not table.empty:
+                table.to_csv(out / "recall_by_view_defect.csv", float_format="%.4f")
     return Fitted(net, pooling, cf_temp, brand_temp, parcel_cal, thresholds, band, ood, test, photos, parcels)
 
 
 def run(cfg: Config) -> RunResult:
+    ctx = distributed.init()
+    try:
+        return _run(cfg, ctx)
+    finally:
+        distributed.shutdown(ctx)
+
+
+def _run(cfg: Config, ctx: distributed.Context) -> RunResult:
     started = time.time()
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
+    tracking.set_enabled(ctx.main)
     out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(dump_yaml(cfg))
+    resume_path = checkpoint.locate(cfg)
+    resume = None
+    if resume_path is not None:
+        if cfg.data.folds:
+            raise checkpoint.ResumeError("resume works for single-split runs, not data.folds")
+        resume = checkpoint.load(resume_path)
+        checkpoint.check_same_config(resume, cfg, resume_path)
+    if ctx.main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(dump_yaml(cfg))
 
-    # 1. Data: sources, photos decoded once, folds by parcel.
+    # 1. Data: sources, photos decoded once, folds by parcel. Rank 0 generates the synthetic
+    # set first; the others find it made.
+    if ctx.active and not ctx.main:
+        torch.distributed.barrier()
     sources, synthetic_dir = gather_sources(cfg)
+    if ctx.active and ctx.main:
+        torch.distributed.barrier()
     table = load_sources(sources)
     images, errors = decode_all(list(table["path"]), cfg.data.image_size, desc="decode photos")
     table["readable"] = [e is None for e in errors]
-    for e in (e for e in errors if e):
-        print(f"warning: skipping unreadable photo {e}")
+    unreadable = unreadable_table(list(table["path"]), errors)
+    check_unreadable(unreadable, len(table), cfg.data.max_broken_share, out)
     brands = sorted(b for b in table.loc[table["role"] != "test", "brand"].unique() if b)
     eval_rows = table["role"] != "test"
     if cfg.data.eval_sources:
         eval_rows &= table["source_name"].isin(cfg.data.eval_sources)
     folds = assign_folds(table[eval_rows], cfg.data.folds, cfg.data.split_seed) if cfg.data.folds else None
 
-    with tracking.start(cfg.tracking.experiment, cfg.tracking.run_name) as active:
+    with tracking.start(cfg.tracking.experiment, cfg.tracking.run_name,
+                        run_id=resume["run_id"] if resume else None,
+                        offline_fallback=cfg.tracking.offline_fallback,
+                        delivery_timeout_s=cfg.tracking.delivery_timeout_s) as active:
         run_id = active.info.run_id
-        tracking.log_params(flatten(to_dict(cfg)))
-        tracking.log_text(dump_yaml(cfg), "config/config.yaml")
-        if synthetic_dir and (synthetic_dir / "preview.png").is_file() and cfg.tracking.preview_images:
-            tracking.log_artifact(synthetic_dir / "preview.png", "data")
+        if resume is None:
+            tracking.log_params(flatten(to_dict(cfg)))
+            tracking.log_text(dump_yaml(cfg), "config/config.yaml")
+            if synthetic_dir and (synthetic_dir / "preview.png").is_file() and cfg.tracking.preview_images:
+                tracking.log_artifact(synthetic_dir / "preview.png", "data")
+            tracking.log_metrics({"unreadable_photos": len(unreadable),
+                                  "unreadable_share": len(unreadable) / max(1, len(table))}, "data")
+            if not unreadable.empty:
+                tracking.log_artifact(out / "unreadable_photos.csv", "data")
+        else:
+            print(f"resuming MLflow run {run_id} from {resume_path}")
 
         def split_for(fold):
             assignment = assign_splits(
@@ -402,7 +472,8 @@ def run(cfg: Config) -> RunResult:
             for k in range(cfg.data.folds):
                 with tracking.child_run(f"fold-{k}"):
                     tracking.log_params({"fold": k, "folds": cfg.data.folds})
-                    fitted = fit_and_evaluate(cfg, split_for((folds, k)), images, brands, out / f"fold-{k}")
+                    fitted = fit_and_evaluate(cfg, split_for((folds, k)), images, brands,
+                                              out / f"fold-{k}", ctx)
                     results.append(fitted)
                     print(f"fold {k}: " + json.dumps({m: fitted.test.get(m) for m in
                           ("photo_auroc", "parcel_auroc", "brand_accuracy")}))
@@ -411,34 +482,39 @@ def run(cfg: Config) -> RunResult:
             tracking.log_metrics(summary["metrics"], "cv")
             tracking.log_json(summary, "cv/summary.json")
             tracking.log_figures(figures, "cv")
-            (out / "cv_summary.json").write_text(json.dumps(summary, indent=2))
+            if ctx.main:
+                (out / "cv_summary.json").write_text(json.dumps(summary, indent=2))
             test, registered = summary["metrics"], {"model_uri": None, "name": None, "version": None}
         else:
             # 2b. One split: fit, evaluate, then package, log and register the model.
             splits = split_for(None)
-            fitted = fit_and_evaluate(cfg, splits, images, brands, out)
+            fitted = fit_and_evaluate(cfg, splits, images, brands, out, ctx, resume,
+                                      run_id=run_id or "unlogged")
             test = fitted.test
-            write_holdout(splits["test"], out / "holdout")
-            meta = {
-                "pooling": fitted.pooling,
-                "temperature": {"counterfeit": fitted.cf_temp, "brand": fitted.brand_temp},
-                "parcel_calibration": fitted.parcel_calibration.to_dict(),
-                "band": fitted.band.to_dict() if fitted.band else None,
-                "thresholds": fitted.thresholds.__dict__,
-                "model": {"name": cfg.tracking.register_as or None, "run_id": run_id},
-                "test_metrics": test,
-            }
-            net = fitted.net.to(memory_format=torch.contiguous_format)
-            package_dir = save_package(out / "model", net, meta, fitted.ood)
-            registered = tracking.log_and_register(
-                package_dir, cfg.tracking.register_as, cfg.tracking.alias, serving_example(splits))
+            registered = {"model_uri": None, "name": None, "version": None}
+            if ctx.main:
+                write_holdout(splits["test"], out / "holdout")
+                meta = {
+                    "pooling": fitted.pooling,
+                    "temperature": {"counterfeit": fitted.cf_temp, "brand": fitted.brand_temp},
+                    "parcel_calibration": fitted.parcel_calibration.to_dict(),
+                    "band": fitted.band.to_dict() if fitted.band else None,
+                    "thresholds": fitted.thresholds.__dict__,
+                    "model": {"name": cfg.tracking.register_as or None, "run_id": run_id},
+                    "test_metrics": test,
+                }
+                net = fitted.net.to(memory_format=torch.contiguous_format)
+                package_dir = save_package(out / "model", net, meta, fitted.ood)
+                registered = tracking.log_and_register(
+                    package_dir, cfg.tracking.register_as, cfg.tracking.alias, serving_example(splits))
         wall = time.time() - started
         tracking.log_metrics({"wall_seconds": wall}, "run")
 
     result = {
         "run_id": run_id, "model_uri": registered["model_uri"], "registered": registered,
-        "test": test, "wall_seconds": round(wall, 1),
+        "test": test, "wall_seconds": round(wall, 1), "world_size": ctx.world,
     }
-    (out / "result.json").write_text(json.dumps(result, indent=2, default=str))
-    print(json.dumps(result, indent=2, default=str))
+    if ctx.main:
+        (out / "result.json").write_text(json.dumps(result, indent=2, default=str))
+        print(json.dumps(result, indent=2, default=str))
     return RunResult(run_id, registered["model_uri"], registered, test, out)

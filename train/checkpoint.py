@@ -1,0 +1,106 @@
+"""Epoch checkpoints and resume: `<output_dir>/checkpoints/last.pt` and `best.pt`.
+
+A checkpoint holds everything the next epoch depends on (weights, optimizer, scheduler, every
+random generator, the epoch, the best epoch so far, the MLflow run id), so a run killed at any
+moment continues as if nothing happened. Files are written to a temporary name and renamed: a
+kill during the write leaves the previous checkpoint intact. Only tensors, numbers and strings are
+stored, so `torch.load(weights_only=True)` reads them without executing anything.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from train.config import flatten, to_dict
+
+FOLDER = "checkpoints"
+LAST = "last.pt"
+BEST = "best.pt"
+# Keys that may differ between a run and its resumption.
+RESUMABLE_DIFFERENCES = {"resume"}
+
+
+class ResumeError(RuntimeError):
+    pass
+
+
+def folder(output_dir: str | Path) -> Path:
+    return Path(output_dir) / FOLDER
+
+
+def save_atomic(obj: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError as exc:
+        raise ResumeError(f"{path}: checkpoint not found") from exc
+    except Exception as exc:  # a truncated or foreign file: name it rather than crash deep inside
+        raise ResumeError(f"{path}: not a readable checkpoint ({exc})") from exc
+
+
+def rng_state(generators: dict[str, torch.Generator]) -> dict[str, Any]:
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "python": random.getstate(),
+        "generators": {name: g.get_state() for name, g in generators.items()},
+    }
+
+
+def set_rng_state(state: dict[str, Any], generators: dict[str, torch.Generator]) -> None:
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    for name, g in generators.items():
+        g.set_state(state["generators"][name])
+
+
+def config_fingerprint(cfg) -> dict[str, str]:
+    return {k: str(v) for k, v in flatten(to_dict(cfg)).items() if k not in RESUMABLE_DIFFERENCES}
+
+
+def locate(cfg) -> Path | None:
+    """The checkpoint `cfg.resume` asks for: None for a fresh run ("" or "auto" without one)."""
+    if not cfg.resume:
+        return None
+    if cfg.resume == "auto":
+        path = folder(cfg.output_dir) / LAST
+        if not path.is_file():
+            print(f"resume=auto: no checkpoint at {path}; starting a fresh run")
+            return None
+        return path
+    path = Path(cfg.resume)
+    if path.is_dir():
+        path = path / LAST
+    if not path.is_file():
+        raise ResumeError(f"resume={cfg.resume}: no checkpoint at {path}")
+    return path
+
+
+def check_same_config(state: dict, cfg, path: Path) -> None:
+    """Resuming with another config would silently mix two experiments in one run."""
+    saved, now = state["config"], config_fingerprint(cfg)
+    diff = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
+    if diff:
+        lines = "\n".join(f"  {k}: checkpoint {saved.get(k)!r}, now {now.get(k)!r}" for k in diff[:20])
+        raise ResumeError(f"{path}: written with a different config; resume with the same one\n{lines}")
