@@ -3,6 +3,7 @@
 import argparse
 import sys
 
+from infer.manifest import ManifestError
 from train.broken import TooManyBrokenPhotos
 from train.checkpoint import ResumeError
 from train.config import ConfigError, load_config
@@ -22,7 +23,7 @@ def main(argv=None) -> int:
     try:
         cfg = load_config(args.config, args.overrides)
         run(cfg)
-    except (ConfigError, ResumeError, TooManyBrokenPhotos, TrackingUnavailable) as exc:
+    except (ConfigError, ManifestError, ResumeError, TooManyBrokenPhotos, TrackingUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

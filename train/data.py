@@ -69,7 +69,8 @@ def load_sources(sources: list[Source]) -> pd.DataFrame:
     """One photo table from several manifests; parcel ids are qualified by source."""
     frames = []
     for i, src in enumerate(sources):
-        df = _apply_filters(read_manifest(src.manifest, source=f"{i}:{src.name}"), src)
+        # Missing files are left to the decoder: reported, counted and skipped like broken ones.
+        df = _apply_filters(read_manifest(src.manifest, check_files=False, source=f"{i}:{src.name}"), src)
         df["parcel_id"] = df["source"] + "/" + df["parcel_id"]
         df["source_name"] = src.name
         df["source_weight"] = src.weight
