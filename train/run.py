@@ -410,6 +410,8 @@ def _run(cfg: Config, ctx: distributed.Context) -> RunResult:
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     tracking.set_enabled(ctx.main)
+    if ctx.main and not cfg.tracking.offline_fallback:
+        tracking.check_reachable()  # before minutes of decoding, not after
     out = Path(cfg.output_dir)
     resume_path = checkpoint.locate(cfg)
     resume = None
@@ -443,7 +445,8 @@ def _run(cfg: Config, ctx: distributed.Context) -> RunResult:
     with tracking.start(cfg.tracking.experiment, cfg.tracking.run_name,
                         run_id=resume["run_id"] if resume else None,
                         offline_fallback=cfg.tracking.offline_fallback,
-                        delivery_timeout_s=cfg.tracking.delivery_timeout_s) as active:
+                        delivery_timeout_s=cfg.tracking.delivery_timeout_s,
+                        outbox_dir=out / "mlflow-outbox") as active:
         run_id = active.info.run_id
         if resume is None:
             tracking.log_params(flatten(to_dict(cfg)))
