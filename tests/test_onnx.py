@@ -1,0 +1,120 @@
+"""The ONNX graph shipped in every package answers like the eager network, photo and parcel."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import onnx
+import pandas as pd
+import pytest
+
+from infer import Inspector
+from infer.model import predict_arrays
+from infer.onnx_backend import ONNX_FILE, OnnxNet
+from infer.ood import FeatureDensity
+from infer.package import load_package, save_package
+from infer.pooling import sigmoid
+
+REGISTERED = "models:/counterfeit-inspector@candidate"
+TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tracking(smoke_run):
+    # As test_pipeline's `client`: mlflow also exports MLFLOW_TRACKING_URI, which infer.registry
+    # reads, so models:/ URIs resolve in the smoke run's registry.
+    mlflow.set_tracking_uri(smoke_run["tracking_uri"])
+
+
+@pytest.fixture(scope="module")
+def model_dir(smoke_run):
+    return smoke_run["output_dir"] / "model"
+
+
+@pytest.fixture(scope="module")
+def test_photos(smoke_run):
+    photos = pd.read_csv(smoke_run["output_dir"] / "test_photos.csv")
+    assert len(photos) >= 4
+    return photos
+
+
+@pytest.fixture(scope="module")
+def arrays(model_dir, test_photos):
+    inspector = Inspector.load(model_dir)
+    return np.stack([inspector._decode(p, p) for p in test_photos["path"]])
+
+
+def test_package_ships_model_onnx_and_it_is_logged_with_the_model(model_dir):
+    assert (model_dir / ONNX_FILE).is_file()
+    model = onnx.load(str(model_dir / ONNX_FILE))
+    onnx.checker.check_model(model)
+    assert "inspector.net" in {p.key for p in model.metadata_props}
+    registered = mlflow.artifacts.download_artifacts(REGISTERED)
+    assert list(Path(registered).rglob(ONNX_FILE))
+
+
+def test_onnx_matches_eager_on_the_test_photos(model_dir, arrays):
+    eager = Inspector.load(model_dir)
+    fast = Inspector.load(REGISTERED, backend="onnx")
+    assert fast.onnx is not None and eager.onnx is None
+    cf_e, brand_e, ood_e = eager.forward_arrays(arrays, batch_size=5)
+    cf_o, brand_o, ood_o = fast.forward_arrays(arrays, batch_size=5)
+    assert np.abs(sigmoid(cf_e) - sigmoid(cf_o)).max() < TOLERANCE
+    assert np.abs(brand_e - brand_o).max() < TOLERANCE
+    assert ood_e is not None and ood_o is not None
+    np.testing.assert_allclose(ood_o, ood_e, rtol=1e-3)
+
+
+def test_parcel_verdict_is_the_same_with_either_backend(test_photos):
+    pid = test_photos["parcel_id"].iloc[0]
+    paths = list(test_photos.loc[test_photos["parcel_id"] == pid, "path"])
+    eager = Inspector.load(REGISTERED).inspect(paths, parcel_id="p").to_dict()
+    fast = Inspector.load(REGISTERED, backend="onnx").inspect(paths, parcel_id="p").to_dict()
+    assert fast["counterfeit_probability"] == pytest.approx(eager["counterfeit_probability"], abs=TOLERANCE)
+    assert fast["brand_probability"] == pytest.approx(eager["brand_probability"], abs=TOLERANCE)
+    for key in ("verdict", "brand", "reasons", "model"):
+        assert fast[key] == eager[key], key
+    assert [p["out_of_distribution"] for p in fast["photos"]] == [
+        p["out_of_distribution"] for p in eager["photos"]
+    ]
+
+
+def test_hflip_tta_is_applied_by_the_runner_like_the_eager_path(model_dir, arrays):
+    net, _ = load_package(model_dir)
+    net.spec.tta = "hflip"
+    runner = OnnxNet(model_dir / ONNX_FILE, net.spec)
+    arrays = arrays[:6]  # two batches, the second partial; eager CPU time is the test's cost
+    eager = predict_arrays(net, arrays, batch_size=4, features=True)
+    fast = runner.predict_arrays(arrays, batch_size=4, features=True)
+    assert np.abs(sigmoid(eager[0]) - sigmoid(fast[0])).max() < TOLERANCE
+    np.testing.assert_allclose(fast[1], eager[1], atol=TOLERANCE)
+    np.testing.assert_allclose(fast[2], eager[2], atol=1e-3)
+    mirrored = runner.predict_arrays(arrays[:, :, ::-1], batch_size=4)
+    np.testing.assert_allclose(mirrored[0], fast[0], atol=TOLERANCE)
+    empty = runner.predict_arrays(arrays[:0], features=True)
+    assert [a.shape for a in empty] == [(0,), (0, len(net.spec.brands)), (0, fast[2].shape[1])]
+
+
+def test_package_without_onnx_is_exported_on_load(model_dir, arrays, tmp_path, capfd):
+    old = tmp_path / "old"
+    shutil.copytree(model_dir, old)
+    net, meta = load_package(old)
+    # Re-saving without ONNX must also drop the now stale graph copied along.
+    save_package(old, net, meta, FeatureDensity.load(old), onnx=False)
+    assert not (old / ONNX_FILE).exists()
+    eager = Inspector.load(old)
+    fast = Inspector.load(old, backend="onnx")
+    assert ONNX_FILE in capfd.readouterr().err
+    assert not (old / ONNX_FILE).exists()  # exported to a temporary folder, not into the package
+    cf_e, brand_e, _ = eager.forward_arrays(arrays)
+    cf_o, brand_o, _ = fast.forward_arrays(arrays)
+    assert np.abs(sigmoid(cf_e) - sigmoid(cf_o)).max() < TOLERANCE
+    assert np.abs(brand_e - brand_o).max() < TOLERANCE
+
+
+def test_unknown_backend_is_refused(model_dir):
+    with pytest.raises(ValueError, match="backend.*'tensorrt'"):
+        Inspector.load(model_dir, backend="tensorrt")
