@@ -32,6 +32,9 @@ def parse_args(argv):
     parser.add_argument("photos", nargs="*", help="photo files or folders of one parcel")
     parser.add_argument("--model", default=None,
                         help="model folder or MLflow URI (default: newest registered version)")
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                        help="run the network eagerly in PyTorch or with onnxruntime (same scores "
+                        "to 1e-4; onnx is faster on CPU)")
     parser.add_argument("--parcel-id", default=None)
     parser.add_argument("--json", action="store_true", help="one compact JSON line")
     parser.add_argument("--manifest", help="judge every parcel of this manifest CSV")
@@ -110,7 +113,7 @@ def main(argv=None) -> int:
     from infer.package import PackageError
 
     try:
-        inspector = Inspector.load(args.model)
+        inspector = Inspector.load(args.model, backend=args.backend)
     except (LookupError, FileNotFoundError, PackageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

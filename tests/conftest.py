@@ -61,3 +61,18 @@ def smoke_run(tmp_path_factory):
         "stdout": proc.stdout,
         "stderr": proc.stderr,
     }
+
+
+@pytest.fixture(scope="module")
+def smoke_registry(smoke_run):
+    """In-process code of one test module (Inspector.load, mlflow.pyfunc, infer.registry)
+    resolves models:/ URIs in the smoke run's registry, and stops doing so after the module.
+
+    mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI but skips both when the URI is
+    unchanged, so a test that unset the variable would leave it unset: reset to None first."""
+    import mlflow
+
+    mlflow.set_tracking_uri(None)
+    mlflow.set_tracking_uri(smoke_run["tracking_uri"])
+    yield smoke_run["tracking_uri"]
+    mlflow.set_tracking_uri(None)

@@ -151,7 +151,7 @@ def test_layer_decay_gives_early_blocks_smaller_learning_rates():
 def test_warm_start_copies_backbone_and_refreshes_a_different_brand_head(tmp_path):
     torch.manual_seed(0)
     source = create_inspector_net("tf_efficientnet_lite0", ["x", "y"], weights="none", image_size=64)
-    save_package(tmp_path / "pkg", source, {"pooling": "log_mean_exp"})
+    save_package(tmp_path / "pkg", source, {"pooling": "log_mean_exp"}, onnx=False)
     target = create_inspector_net("tf_efficientnet_lite0", ["nike", "vans", "puma"], weights="none", image_size=64)
     report = init_from(target, str(tmp_path / "pkg"))
     assert torch.equal(target.backbone.conv_stem.weight, source.backbone.conv_stem.weight)
@@ -206,7 +206,7 @@ def test_hflip_tta_makes_predictions_mirror_invariant_and_is_stored_in_the_spec(
     cf_m, brand_m = predict_arrays(plain, mirrored)
     np.testing.assert_allclose(cf, cf_m, atol=1e-4)
     np.testing.assert_allclose(brand, brand_m, atol=1e-4)
-    save_package(tmp_path / "pkg", plain, {})
+    save_package(tmp_path / "pkg", plain, {}, onnx=False)
     assert load_package(tmp_path / "pkg")[0].spec.tta == "hflip"
     with pytest.raises(ValueError, match="tta"):
         create_inspector_net("tf_efficientnet_lite0", ["a"], weights="none", tta="vflip")

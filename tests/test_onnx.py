@@ -23,10 +23,8 @@ TOLERANCE = 1e-4
 
 
 @pytest.fixture(scope="module", autouse=True)
-def tracking(smoke_run):
-    # As test_pipeline's `client`: mlflow also exports MLFLOW_TRACKING_URI, which infer.registry
-    # reads, so models:/ URIs resolve in the smoke run's registry.
-    mlflow.set_tracking_uri(smoke_run["tracking_uri"])
+def tracking(smoke_registry):
+    return smoke_registry
 
 
 @pytest.fixture(scope="module")

@@ -20,10 +20,9 @@ from tests.conftest import REPO, run_module
 TEST_METRICS = ("test/photo_auroc", "test/parcel_auroc", "test/brand_accuracy", "test/ece")
 
 
-@pytest.fixture(scope="module")
-def client(smoke_run):
-    mlflow.set_tracking_uri(smoke_run["tracking_uri"])
-    return MlflowClient(tracking_uri=smoke_run["tracking_uri"])
+@pytest.fixture(scope="module", autouse=True)
+def client(smoke_registry):
+    return MlflowClient(tracking_uri=smoke_registry)
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +113,18 @@ def test_cli_judges_three_photos(smoke_run, parcel_photos):
         assert isinstance(photo["out_of_distribution"], bool)
     assert set(out["model"]) == {"name", "version", "run_id"}
     assert out["model"]["name"] == "counterfeit-inspector"
+
+
+def test_cli_onnx_backend_gives_the_same_verdict(smoke_run, parcel_photos):
+    verdicts = []
+    for backend in ("torch", "onnx"):
+        proc = run_module(["infer", *parcel_photos, "--json", "--backend", backend],
+                          cwd=smoke_run["work"], env=smoke_run["env"])
+        assert proc.returncode == 0, proc.stderr
+        verdicts.append(json.loads(proc.stdout))
+    torch_v, onnx_v = verdicts
+    assert torch_v["verdict"] == onnx_v["verdict"]
+    assert abs(torch_v["counterfeit_probability"] - onnx_v["counterfeit_probability"]) < 1e-4
 
 
 def test_cli_with_bad_files_still_judges_the_rest(smoke_run, parcel_photos, tmp_path):

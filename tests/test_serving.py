@@ -102,11 +102,10 @@ def test_served_model_reports_a_corrupt_photo_instead_of_failing(server, parcel)
     assert "invalid base64" in bad["error"]
 
 
-def test_served_input_example_is_accepted(server, smoke_run):
+def test_served_input_example_is_accepted(server, smoke_registry):
     """The example logged with the model is what the README's curl call posts."""
     import mlflow
 
-    mlflow.set_tracking_uri(smoke_run["tracking_uri"])
     local = mlflow.artifacts.download_artifacts("models:/counterfeit-inspector@candidate")
     example = json.loads((Path(local) / "serving_input_example.json").read_text())
     response = requests.post(f"{server}/invocations", json=example, timeout=120)
