@@ -41,7 +41,9 @@ class InspectorModel(PythonModel):
     def load_context(self, context):
         from infer.inspector import Inspector
 
-        self.inspector = Inspector.load(context.artifacts[ARTIFACT_KEY])
+        config = context.model_config or {}
+        self.inspector = Inspector.load(context.artifacts[ARTIFACT_KEY],
+                                        backend=config.get("backend", "torch"))
 
     def predict(self, context, model_input, params=None):
         from infer.inspector import NoReadablePhotos

@@ -208,6 +208,14 @@ def test_pyfunc_predicts_parcels_from_dataframe(smoke_run, parcel_photos):
     assert list(out["parcel_id"]) == ["a", "b"]
     assert set(out["verdict"]) <= {"counterfeit", "genuine", "review"}
     assert len(json.loads(out.loc[0, "photos"])) == 2
+    # Served through onnxruntime by default; eager PyTorch on request, same answer.
+    assert model.unwrap_python_model().inspector.onnx is not None
+    eager = mlflow.pyfunc.load_model("models:/counterfeit-inspector@candidate",
+                                     model_config={"backend": "torch"})
+    assert eager.unwrap_python_model().inspector.onnx is None
+    again = eager.predict(frame)
+    assert np.allclose(again["counterfeit_probability"].astype(float),
+                       out["counterfeit_probability"].astype(float), atol=1e-4)
 
 
 def test_infer_without_registered_model_says_so(tmp_path):
