@@ -8,6 +8,7 @@ either becomes an upright 8-bit RGB image or a PhotoError naming the file and th
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from pathlib import Path
 from typing import Union
@@ -17,6 +18,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_MEGAPIXELS = 50
 PhotoSource = Union[str, Path, bytes, bytearray, Image.Image]  # noqa: UP007 (runtime alias, py3.10)
+# Pillow's format plugins report malformed data with whatever their parsing code happens to raise
+# (a short struct.unpack, an index past a truncated buffer, a missing table key), not only
+# OSError; all of them mean the bytes are not a usable image. Found by tests/test_photo_fuzz.py.
+_MALFORMED = (
+    ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError, ArithmeticError, struct.error
+)
 
 
 class PhotoError(ValueError):
@@ -60,6 +67,12 @@ def _open(source: PhotoSource, name: str) -> Image.Image:
         raise PhotoError(name, f"image too large (over {MAX_MEGAPIXELS} megapixels)") from exc
     except OSError as exc:
         raise PhotoError(name, f"cannot read file: {exc}") from exc
+    except _MALFORMED as exc:
+        raise PhotoError(name, _corrupt(exc)) from exc
+
+
+def _corrupt(exc: BaseException) -> str:
+    return f"corrupt or truncated image data ({exc or type(exc).__name__})"
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -102,9 +115,10 @@ def load_photo(
             f"image too large: {width}x{height} = {width * height / 1e6:.1f} megapixels "
             f"(limit {MAX_MEGAPIXELS})",
         )
-    if getattr(img, "is_animated", False):
-        img.seek(0)
     try:
+        # Inside the try: `is_animated` parses the second frame's header, which can be corrupt.
+        if getattr(img, "is_animated", False):
+            img.seek(0)
         if min_size and img.format == "JPEG":
             # Draft keeps both sides >= the request; EXIF rotation later only swaps them.
             # Integer ceiling: float `width * min_size / short` can land just under the exact
@@ -117,8 +131,8 @@ def load_photo(
         rgb = _to_rgb(img)
     except PhotoError:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise PhotoError(name, f"corrupt or truncated image data ({exc})") from exc
+    except (OSError, Image.DecompressionBombError, *_MALFORMED) as exc:
+        raise PhotoError(name, _corrupt(exc)) from exc
     if min(rgb.size) < 8:
         raise PhotoError(name, f"image too small to inspect ({rgb.size[0]}x{rgb.size[1]} pixels)")
     return rgb

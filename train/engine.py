@@ -87,8 +87,11 @@ def train_one_epoch(
     net, loader, optimizer, scheduler, *, brand_weight, channels_last, max_steps, desc
 ) -> dict[str, float]:
     net.train()
-    mean, std = net.spec.mean, net.spec.std
-    totals = {"loss": 0.0, "counterfeit_loss": 0.0, "brand_loss": 0.0}
+    # A DistributedDataParallel wrapper keeps the InspectorNet (and its spec) in `.module`.
+    spec = getattr(net, "module", net).spec
+    mean, std = spec.mean, spec.std
+    keys = ("loss", "counterfeit_loss", "brand_loss")
+    totals = dict.fromkeys(keys, 0.0)
     steps = 0
     bar = tqdm(loader, desc=desc, unit="batch", leave=False)
     for images, target, brand in bar:
@@ -103,9 +106,12 @@ def train_one_epoch(
         optimizer.step()
         scheduler.step()
         steps += 1
-        for key, value in (("loss", loss), ("counterfeit_loss", cf_loss), ("brand_loss", brand_loss)):
-            totals[key] += value.item()
-        bar.set_postfix(loss=f"{totals['loss'] / steps:.3f}")
+        # One device-to-host copy per step for the three losses, not one `.item()` sync each.
+        values = torch.stack([loss, cf_loss, brand_loss]).detach().tolist()
+        for key, value in zip(keys, values, strict=True):
+            totals[key] += value
+        # refresh=False: tqdm redraws on its own clock (mininterval) rather than every step.
+        bar.set_postfix(loss=f"{totals['loss'] / steps:.3f}", refresh=False)
         if max_steps and steps >= max_steps:
             break
     return {k: v / max(1, steps) for k, v in totals.items()}
