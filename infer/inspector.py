@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,8 @@ class PhotoScores:
 class Inspector:
     # A parcel is "not a shoe" when more than this share of its readable photos is off-distribution.
     NOT_A_SHOE_SHARE = 0.5
+    # Photos of one parcel decoded at once; 1 = one after another.
+    decode_threads = min(8, os.cpu_count() or 1)
 
     def __init__(self, net: InspectorNet, meta: dict[str, Any], identity: dict | None = None,
                  ood: FeatureDensity | None = None):
@@ -108,14 +112,24 @@ class Inspector:
         self, sources: Sequence[PhotoSource], names: Sequence[str] | None = None
     ) -> PhotoScores:
         names = list(names) if names is not None else [describe(s, i) for i, s in enumerate(sources)]
-        arrays, errors, ok = [], [], []
-        for i, (source, name) in enumerate(zip(sources, names, strict=True)):
+
+        def decode(pair):
             try:
-                arrays.append(self._decode(source, name))
-                errors.append(None)
-                ok.append(i)
+                return self._decode(*pair), None
             except PhotoError as exc:
-                errors.append(exc.reason)
+                return None, exc.reason
+
+        # Pillow releases the GIL while it decodes and resizes, and entropy-decoding phone JPEGs
+        # is most of a parcel's time, so the photos decode side by side.
+        pairs = list(zip(sources, names, strict=True))
+        if len(pairs) > 1 and self.decode_threads > 1:
+            with ThreadPoolExecutor(min(self.decode_threads, len(pairs))) as pool:
+                decoded = list(pool.map(decode, pairs))
+        else:
+            decoded = [decode(pair) for pair in pairs]
+        arrays = [a for a, _ in decoded if a is not None]
+        errors = [e for _, e in decoded]
+        ok = [i for i, (a, _) in enumerate(decoded) if a is not None]
         n, b = len(names), len(self.brands)
         logit = np.full(n, np.nan)
         probs = np.full((n, b), np.nan)
