@@ -16,11 +16,13 @@ from mlflow import MlflowClient
 from tests.conftest import REPO, run_module
 from train.distributed import EpochSampler
 
-# Two processes compute batch-norm statistics on half batches each, so the weights drift a
-# little from the single-process run; the test photos' probabilities must still agree closely.
-MEAN_PROB_TOLERANCE = 0.03
+# Two processes compute batch-norm statistics on half batches each (SyncBatchNorm needs GPUs),
+# so the weights drift from the single-process run. Measured on this config: mean |dp| 0.032,
+# max 0.091 between 1 and 2 processes; for scale, changing train.seed from 0 to 1 moves the
+# same photos by 0.035 on average (max 0.079). The tolerance is that scale plus a margin.
+MEAN_PROB_TOLERANCE = 0.05
 MAX_PROB_TOLERANCE = 0.15
-# AUROC over ~30 test photos moves in steps of ~0.02; measured difference 0.048.
+# AUROC over ~30 test photos moves in steps of ~0.02; measured difference 0.052.
 AUROC_TOLERANCE = 0.1
 
 

@@ -219,9 +219,15 @@ class PhotoDataset(Dataset):
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, item):
+        """`item`: an index, or (index, seed) from `train.distributed.EpochSampler`: a draw that
+        carries its own augmentation seed comes out the same in any worker, on any rank, after
+        any resume."""
+        i, seed = item if isinstance(item, tuple) else (item, None)
         image = self.images[i]
         if self.augment is not None:
+            if seed is not None:
+                self.augment.set_random_seed(seed)
             image = self.augment(image=image)["image"]
         return torch.from_numpy(np.ascontiguousarray(image)), self.target[i], self.brand[i]
 

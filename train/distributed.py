@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import Sampler, get_worker_info
+from torch.utils.data import Sampler
 
 
 @dataclass
@@ -64,9 +64,13 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     return int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0])
 
 
-class EpochSampler(Sampler[int]):
+class EpochSampler(Sampler[tuple[int, int]]):
     """An epoch's draws (weighted with replacement, or a shuffled pass), seeded by epoch and cut
-    into interleaved shards, one per rank: global batch k is draws[k*B:(k+1)*B] whatever N is."""
+    into interleaved shards, one per rank: global batch k is draws[k*B:(k+1)*B] whatever N is.
+
+    Each draw is (index, augmentation seed): the dataset reseeds its augmentation per draw, so
+    what a photo looks like depends on (run seed, epoch, position) only, not on which worker or
+    rank handles it, and a resumed run sees exactly the images an uninterrupted one would."""
 
     def __init__(self, n: int, draws: int, weights: np.ndarray | None, seed: int, rank: int = 0,
                  world: int = 1):
@@ -88,28 +92,18 @@ class EpochSampler(Sampler[int]):
         else:
             order = torch.cat([torch.randperm(self.n, generator=g)
                                for _ in range(-(-self.draws // self.n))])[: self.draws]
-        padded = torch.cat([order, order[: self.per_rank * self.world - self.draws]])
-        return iter(padded[self.rank :: self.world].tolist())
+        seeds = torch.randint(0, 2**31 - 1, (self.draws,), generator=g)
+        pad = self.per_rank * self.world - self.draws
+        order, seeds = torch.cat([order, order[:pad]]), torch.cat([seeds, seeds[:pad]])
+        mine = zip(order[self.rank :: self.world].tolist(), seeds[self.rank :: self.world].tolist(),
+                   strict=True)
+        return iter(list(mine))
 
 
-def seed_augment_worker(worker_id: int) -> None:
-    """DataLoader worker_init_fn: torch seeds each worker from the loader's generator (reseeded
-    every epoch), and albumentations keeps its own generators, so pass the seed on."""
-    info = get_worker_info()
-    augment = getattr(info.dataset, "augment", None)
-    if augment is not None:
-        augment.set_random_seed(torch.initial_seed() % 2**32)
-
-
-def seed_epoch(seed: int, epoch: int, ctx: Context, loader, dataset) -> None:
-    """Everything random in one epoch of training follows from (seed, epoch, rank)."""
-    s = epoch_seed(seed, epoch, ctx.rank)
-    torch.manual_seed(s)  # dropout
-    loader.generator.manual_seed(s)  # worker seeds
-    if getattr(dataset, "augment", None) is not None:
-        dataset.augment.set_random_seed(s % 2**32)  # workers=0: augmentation runs here
-    if hasattr(loader.sampler, "set_epoch"):
-        loader.sampler.set_epoch(epoch)
+def seed_epoch(seed: int, epoch: int, ctx: Context, loader) -> None:
+    """The rest of an epoch's randomness (dropout) follows from (seed, epoch, rank) too."""
+    torch.manual_seed(epoch_seed(seed, epoch, ctx.rank))
+    loader.sampler.set_epoch(epoch)
 
 
 def gather_rows(ctx: Context, n: int, predict):

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
 
 from infer.calibration import ParcelCalibration
 from infer.model import InspectorNet, create_inspector_net, predict_arrays, softmax
@@ -39,7 +38,6 @@ from train.data import (
     load_sources,
     parse_source,
     photo_targets,
-    sample_weights,
 )
 from train.engine import (
     build_optimizer,
@@ -47,6 +45,7 @@ from train.engine import (
     train_one_epoch,
     warmup_cosine,
 )
+from train.loader import build_train_loader
 from train.metrics import (
     apply_parcel_calibration,
     choose_pooling,
@@ -221,23 +220,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
         net = net.to(memory_format=torch.channels_last)
     net = net.to(ctx.device)
     dataset = PhotoDataset(train_images, train_df, brands, build_augment(cfg.train.augment, cfg.train.hflip))
-    draws = cfg.train.samples_per_epoch or len(train_df)
-    weighted = train_df["source"].nunique() > 1 or cfg.train.samples_per_epoch
-    sampler = distributed.EpochSampler(
-        len(train_df), draws, sample_weights(train_df).numpy() if weighted else None,
-        cfg.train.seed, ctx.rank, ctx.world,
-    )
-    per_rank = max(1, cfg.train.batch_size // ctx.world)
-    loader = DataLoader(
-        dataset,
-        batch_size=per_rank,
-        sampler=sampler,
-        drop_last=sampler.per_rank > per_rank,
-        num_workers=cfg.data.workers,
-        # Workers restart each epoch so their augmentation seeds follow the epoch (resumable).
-        worker_init_fn=distributed.seed_augment_worker if cfg.data.workers else None,
-        generator=torch.Generator(),
-    )
+    loader = build_train_loader(cfg, dataset, train_df, ctx)
     steps_per_epoch = len(loader)
     if cfg.train.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, cfg.train.max_steps_per_epoch)
@@ -276,7 +259,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
               f"{best[2] + 1})")
     for epoch in range(start_epoch, cfg.train.epochs):
         t0 = time.time()
-        distributed.seed_epoch(cfg.train.seed, epoch, ctx, loader, dataset)
+        distributed.seed_epoch(cfg.train.seed, epoch, ctx, loader)
         losses = train_one_epoch(
             model, loader, optimizer, scheduler,
             brand_weight=cfg.train.brand_loss_weight,

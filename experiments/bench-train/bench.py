@@ -39,19 +39,21 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from torch.utils.data import DataLoader, WeightedRandomSampler  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
 
 from infer.model import create_inspector_net  # noqa: E402
 from infer.preprocess import normalize  # noqa: E402
+from train import distributed  # noqa: E402
 from train.augment import build_augment  # noqa: E402
 from train.config import load_config  # noqa: E402
-from train.data import PhotoDataset, decode_all, sample_weights  # noqa: E402
+from train.data import PhotoDataset, decode_all  # noqa: E402
 from train.engine import (  # noqa: E402
     build_optimizer,
     freeze_early_stages,
     train_one_epoch,
     warmup_cosine,
 )
+from train.loader import build_train_loader  # noqa: E402
 
 BRANDS = ["adidas", "asics", "new-balance", "nike", "puma"]
 
@@ -117,29 +119,21 @@ def make_net(cfg, size: int):
     return net
 
 
+def replace_batch(cfg, batch: int, workers: int):
+    cfg = copy.deepcopy(cfg)
+    cfg.train.batch_size, cfg.data.workers = batch, workers
+    return cfg
+
+
 class Project:
-    """Built as train/run.py's fit_and_evaluate builds it."""
+    """Built as train/run.py's fit_and_evaluate builds it: the same loader function, and each
+    round reseeded like an epoch."""
 
     def __init__(self, cfg, net, images, df, batch: int, workers: int, steps_per_round: int):
         self.cfg, self.net = cfg, net
         dataset = PhotoDataset(images, df, BRANDS, build_augment(cfg.train.augment, cfg.train.hflip))
-        generator = torch.Generator().manual_seed(cfg.train.seed)
-        draws = cfg.train.samples_per_epoch or len(df)
-        sampler = (
-            WeightedRandomSampler(sample_weights(df), draws, generator=generator)
-            if cfg.train.samples_per_epoch
-            else None
-        )
-        self.loader = DataLoader(
-            dataset,
-            batch_size=batch,
-            shuffle=sampler is None,
-            sampler=sampler,
-            drop_last=draws > batch,
-            num_workers=workers,
-            persistent_workers=workers > 0,
-            generator=generator,
-        )
+        self.loader = build_train_loader(replace_batch(cfg, batch, workers), dataset, df)
+        self.epoch = 0
         self.optimizer = build_optimizer(
             net, cfg.train.lr, cfg.train.backbone_lr_scale, cfg.train.weight_decay,
             cfg.train.layer_decay,
@@ -148,6 +142,8 @@ class Project:
         self.scheduler = warmup_cosine(self.optimizer, total, int(cfg.train.warmup_epochs * len(self.loader)))
 
     def run(self, steps: int) -> None:
+        distributed.seed_epoch(self.cfg.train.seed, self.epoch, distributed.Context(), self.loader)
+        self.epoch += 1
         train_one_epoch(
             self.net, self.loader, self.optimizer, self.scheduler,
             brand_weight=self.cfg.train.brand_loss_weight,
