@@ -245,7 +245,7 @@ class Watcher:
         return "\n".join(self.lines)
 
 
-@pytest.mark.slow
+# In the default run: ~45 s on a quiet 2-core machine (longer when the CPU is shared).
 def test_training_survives_server_outage(server, tmp_path, synthetic_dir):
     """Train against the server, kill it after epoch 1, restart it after epoch 2 (same port,
     database, artifacts): every epoch's metrics and the registered model end up there."""
