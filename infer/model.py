@@ -117,20 +117,22 @@ def predict_arrays(
     from tqdm.auto import tqdm
 
     net.eval()
+    device = next(net.parameters()).device
     cf_out, brand_out, feat_out = [], [], []
     starts = range(0, len(arrays), batch_size)
     for start in tqdm(starts, desc=progress, unit="batch", leave=False, disable=progress is None):
-        x = normalize(arrays[start : start + batch_size], net.spec.mean, net.spec.std)
+        x = normalize(torch.from_numpy(np.ascontiguousarray(arrays[start : start + batch_size])).to(device),
+                      net.spec.mean, net.spec.std)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         cf, brand, feats = net.forward_all(x)
         if net.spec.tta == "hflip":
             cf_m, brand_m, feats_m = net.forward_all(x.flip(-1))
             cf, brand, feats = (cf + cf_m) / 2, (brand + brand_m) / 2, (feats + feats_m) / 2
-        cf_out.append(cf.double().numpy())
-        brand_out.append(brand.double().numpy())
+        cf_out.append(cf.double().cpu().numpy())
+        brand_out.append(brand.double().cpu().numpy())
         if features:
-            feat_out.append(feats.float().numpy())
+            feat_out.append(feats.float().cpu().numpy())
     if not cf_out:
         empty = (np.zeros(0), np.zeros((0, max(1, len(net.spec.brands)))))
         return (*empty, np.zeros((0, net.backbone.num_features), np.float32)) if features else empty

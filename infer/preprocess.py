@@ -36,6 +36,6 @@ def normalize(
     if tensor.ndim == 3:
         tensor = tensor.unsqueeze(0)
     tensor = tensor.permute(0, 3, 1, 2).float().div_(255.0)
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    mean_t = torch.tensor(mean, dtype=torch.float32, device=tensor.device).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32, device=tensor.device).view(1, 3, 1, 1)
     return tensor.sub_(mean_t).div_(std_t)

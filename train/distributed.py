@@ -40,7 +40,7 @@ def init() -> Context:
     """Join the process group torchrun describes in the environment (none: one process)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return Context()
+        return Context(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     if torch.cuda.is_available():
         torch.cuda.set_device(local_rank)

@@ -90,12 +90,15 @@ def train_one_epoch(
     # A DistributedDataParallel wrapper keeps the InspectorNet (and its spec) in `.module`.
     spec = getattr(net, "module", net).spec
     mean, std = spec.mean, spec.std
+    device = next(net.parameters()).device
     keys = ("loss", "counterfeit_loss", "brand_loss")
     totals = dict.fromkeys(keys, 0.0)
     steps = 0
     bar = tqdm(loader, desc=desc, unit="batch", leave=False)
     for images, target, brand in bar:
-        x = normalize(images, mean, std)
+        # Photos are decoded and augmented on the CPU; the step runs where the weights are.
+        x = normalize(images.to(device, non_blocking=True), mean, std)
+        target, brand = target.to(device, non_blocking=True), brand.to(device, non_blocking=True)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         cf_logit, brand_logits = net(x)

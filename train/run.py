@@ -231,7 +231,10 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
         optimizer, cfg.train.epochs * steps_per_epoch, int(cfg.train.warmup_epochs * steps_per_epoch)
     )
     val = splits["val"]
-    model = DistributedDataParallel(net) if ctx.active else net
+    if ctx.active:
+        model = DistributedDataParallel(net, device_ids=[ctx.local_rank] if ctx.device.type == "cuda" else None)
+    else:
+        model = net
 
     def predict(arrays: np.ndarray, desc: str, features: bool = False):
         """Raw outputs for photos, each rank scoring a share (plus pooled features, which the
@@ -489,7 +492,7 @@ def _run(cfg: Config, ctx: distributed.Context) -> RunResult:
                     "model": {"name": cfg.tracking.register_as or None, "run_id": run_id},
                     "test_metrics": test,
                 }
-                net = fitted.net.to(memory_format=torch.contiguous_format)
+                net = fitted.net.to("cpu", memory_format=torch.contiguous_format)
                 package_dir = save_package(out / "model", net, meta, fitted.ood)
                 registered = tracking.log_and_register(
                     package_dir, cfg.tracking.register_as, cfg.tracking.alias, serving_example(splits))
