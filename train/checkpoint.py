@@ -54,25 +54,24 @@ def load(path: str | Path) -> dict[str, Any]:
         raise ResumeError(f"{path}: not a readable checkpoint ({exc})") from exc
 
 
-def rng_state(generators: dict[str, torch.Generator]) -> dict[str, Any]:
+def rng_state() -> dict[str, Any]:
+    """The global generators. An epoch reseeds what it uses (train.distributed.seed_epoch), so
+    these matter only for code outside the epochs; kept so a resume restores them all."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     return {
         "torch": torch.get_rng_state(),
         "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
                   "has_gauss": int(has_gauss), "cached": float(cached)},
         "python": random.getstate(),
-        "generators": {name: g.get_state() for name, g in generators.items()},
     }
 
 
-def set_rng_state(state: dict[str, Any], generators: dict[str, torch.Generator]) -> None:
+def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     n = state["numpy"]
     np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
-    for name, g in generators.items():
-        g.set_state(state["generators"][name])
 
 
 def config_fingerprint(cfg) -> dict[str, str]:

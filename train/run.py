@@ -254,7 +254,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
         net.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
         scheduler.load_state_dict(resume["scheduler"])
-        checkpoint.set_rng_state(resume["rng"], {})
+        checkpoint.set_rng_state(resume["rng"])
         start_epoch = resume["epoch"] + 1
         best_state = checkpoint.load(checkpoint.folder(cfg.output_dir) / checkpoint.BEST)["model"]
         best = (resume["best_score"], best_state, resume["best_epoch"])
@@ -295,7 +295,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
         if run_id is not None and ctx.main:
             checkpoint.save_atomic({
                 "epoch": epoch, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "rng": checkpoint.rng_state({}),
+                "scheduler": scheduler.state_dict(), "rng": checkpoint.rng_state(),
                 "best_score": best[0], "best_epoch": best[2], "run_id": run_id,
                 "config": checkpoint.config_fingerprint(cfg), "world_size": ctx.world,
             }, checkpoint.folder(cfg.output_dir) / checkpoint.LAST)
