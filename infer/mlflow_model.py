@@ -44,6 +44,13 @@ class InspectorModel(PythonModel):
         config = context.model_config or {}
         self.inspector = Inspector.load(context.artifacts[ARTIFACT_KEY],
                                         backend=config.get("backend", "torch"))
+        # The package is written before registration gives it a version; ask the registry, so
+        # each served verdict names the version that judged it (kept in the liaison's audit).
+        identity = self.inspector.identity
+        if identity.get("version") is None and identity.get("name") and identity.get("run_id"):
+            from infer.registry import registered_version
+
+            identity["version"] = registered_version(identity["name"], identity["run_id"])
 
     def predict(self, context, model_input, params=None):
         from infer.inspector import NoReadablePhotos

@@ -27,6 +27,10 @@ class NetSpec:
     dropout: float = 0.2
     # Test-time augmentation: "none", or "hflip" (logits averaged with the mirrored photo's).
     tta: str = "none"
+    # Defect kinds of an auxiliary multi-label head (train.defect_loss_weight > 0 on annotated
+    # data): one output per kind of flaw, so a union of a dozen different cues is not learned as
+    # one. Empty: no such head. Serving ignores it.
+    defects: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,10 +53,19 @@ class InspectorNet(nn.Module):
         self.dropout = nn.Dropout(spec.dropout)
         self.counterfeit_head = nn.Linear(features, 1)
         self.brand_head = nn.Linear(features, max(1, len(spec.brands)))
+        self.defect_head = nn.Linear(features, len(spec.defects)) if spec.defects else None
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(counterfeit logit [N], brand logits [N, B]); a tuple keeps export to ONNX simple."""
-        cf, brand, _ = self.forward_all(images)
+    def forward(self, images: torch.Tensor, defects: bool = False):
+        """(counterfeit logit [N], brand logits [N, B]); a tuple keeps export to ONNX simple.
+        `defects=True` (training) adds the defect logits [N, K]; it goes through forward() so that
+        DistributedDataParallel sees the call."""
+        features = self.backbone(images)
+        dropped = self.dropout(features)
+        cf, brand = self.counterfeit_head(dropped).squeeze(-1), self.brand_head(dropped)
+        if defects:
+            if self.defect_head is None:
+                raise ValueError("this network has no defect head (NetSpec.defects is empty)")
+            return cf, brand, self.defect_head(dropped)
         return cf, brand
 
     def forward_all(self, images: torch.Tensor):
@@ -80,6 +93,7 @@ def create_inspector_net(
     image_size: int = 224,
     dropout: float = 0.2,
     tta: str = "none",
+    defects: list[str] | None = None,
 ) -> InspectorNet:
     if tta not in TTA_MODES:
         raise ValueError(f"tta must be one of {TTA_MODES}, got {tta!r}")
@@ -92,6 +106,7 @@ def create_inspector_net(
         std=tuple(cfg.get("std", (0.229, 0.224, 0.225))),
         dropout=dropout,
         tta=tta,
+        defects=list(defects or []),
     )
     return InspectorNet(spec, backbone)
 

@@ -37,6 +37,31 @@ def newest_version(name: str = REGISTERED_NAME):
     return max(versions, key=lambda v: int(v.version))
 
 
+def registered_version(name: str, run_id: str) -> str | None:
+    """The newest version of `name` registered from `run_id`, or None when the registry cannot
+    be asked (a served model started without one). Best effort with a short timeout: the
+    version is metadata on each verdict, not a reason to hold up serving."""
+    from mlflow.environment_variables import (
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES,
+        MLFLOW_HTTP_REQUEST_TIMEOUT,
+    )
+
+    saved = {v.name: os.environ.get(v.name) for v in (MLFLOW_HTTP_REQUEST_MAX_RETRIES,
+                                                      MLFLOW_HTTP_REQUEST_TIMEOUT)}
+    os.environ.update({MLFLOW_HTTP_REQUEST_MAX_RETRIES.name: "0", MLFLOW_HTTP_REQUEST_TIMEOUT.name: "5"})
+    try:
+        versions = _client().search_model_versions(f"name='{name}' and run_id='{run_id}'")
+    except Exception:  # noqa: BLE001 -- any failure means "unknown", never a failed load
+        return None
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return str(max(int(v.version) for v in versions)) if versions else None
+
+
 def _identity_for(uri: str) -> dict[str, Any]:
     """name/version/run_id of a models:/ or runs:/ URI, from the tracking server."""
     client = _client()

@@ -69,6 +69,20 @@ def test_filters_keep_matching_rows_and_unknown_column_is_named(tmp_path):
         load_sources([parse_source(f"{path}?kind=catalog")])
 
 
+
+def test_source_without_brand_labels_keeps_its_counterfeit_labels_only(tmp_path):
+    """final.yaml's synthetic parcels: counterfeit evidence yes, fictional brand names no."""
+    from train.data import Source
+
+    path = write_manifest(tmp_path / "synthetic", [
+        {"path": "1.jpg", "brand": "kestra", "label": "counterfeit", "parcel_id": "p1"},
+        {"path": "2.jpg", "brand": "zephra", "label": "genuine", "parcel_id": "p2"},
+    ])
+    df = load_sources([Source(path, brand_labels=False)])
+    assert list(df["brand"]) == ["", ""]
+    assert list(df["target"]) == [1.0, 0.0]
+    assert sorted(load_sources([Source(path)])["brand"]) == ["kestra", "zephra"]
+
 # --- folds --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("folds", [2, 5])

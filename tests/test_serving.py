@@ -70,7 +70,7 @@ def parcel(smoke_run):
     return pid, list(df.loc[df["parcel_id"] == pid, "path"])[:3]
 
 
-def test_served_model_judges_a_three_photo_parcel(server, parcel):
+def test_served_model_judges_a_three_photo_parcel(server, parcel, smoke_run):
     pid, photos = parcel
     response = invocations(server, [{"parcel_id": pid, "image": b64(p)} for p in photos])
     assert response.status_code == 200, response.text
@@ -82,6 +82,10 @@ def test_served_model_judges_a_three_photo_parcel(server, parcel):
     assert 0.0 <= row["counterfeit_probability"] <= 1.0
     assert len(json.loads(row["photos"])) == 3
     assert isinstance(json.loads(row["reasons"]), list)
+    # The verdict names the registered version that judged it (the audit trail needs it).
+    registered = smoke_run["result"]["registered"]
+    model = json.loads(row["model"])
+    assert model["name"] == "counterfeit-inspector" and model["version"] == registered["version"]
 
 
 def test_served_model_reports_a_corrupt_photo_instead_of_failing(server, parcel):

@@ -37,6 +37,9 @@ class SyntheticConfig:
     difficulty: str = "mixed"
     image_size: int = 224
     weight: float = 1.0
+    # False: synthetic rows train the counterfeit head only, so a model meant for real shoes
+    # never names one of the fictional brands.
+    brand_labels: bool = True
 
 
 @dataclass
@@ -89,6 +92,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_epochs: float = 0.5
     brand_loss_weight: float = 0.5
+    # > 0: an auxiliary head learns which defect kinds each photo shows, where the data says so
+    # (`visible_defects`, the synthetic sets); real photos without annotations are left out of it.
+    defect_loss_weight: float = 0.0
     # "evidence": photos of fakes count as positive only where they show a defect (when the
     # manifest says so, as the synthetic one does); "parcel": every photo takes the parcel label.
     photo_targets: str = "evidence"

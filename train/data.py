@@ -30,6 +30,8 @@ class Source:
     filters: tuple = ()
     # "any": its parcels may land in any split; "test": test split only.
     role: str = "any"
+    # False: the source's brand column is ignored (its rows train the counterfeit head only).
+    brand_labels: bool = True
 
     @property
     def name(self) -> str:
@@ -71,6 +73,8 @@ def load_sources(sources: list[Source]) -> pd.DataFrame:
     for i, src in enumerate(sources):
         # Missing files are left to the decoder: reported, counted and skipped like broken ones.
         df = _apply_filters(read_manifest(src.manifest, check_files=False, source=f"{i}:{src.name}"), src)
+        if not src.brand_labels:
+            df["brand"] = ""
         df["parcel_id"] = df["source"] + "/" + df["parcel_id"]
         df["source_name"] = src.name
         df["source_weight"] = src.weight
@@ -177,9 +181,8 @@ def photo_targets(df: pd.DataFrame, mode: str) -> pd.Series:
     if mode != "evidence":
         raise ValueError(f"train.photo_targets must be 'parcel' or 'evidence', got {mode!r}")
     shows = df["visible_defects"].fillna("") != ""
-    annotated = shows.groupby(df["source"]).transform("any")
     evidence = shows.astype(float).where(df["target"] == 1, df["target"])
-    return evidence.where(annotated, df["target"])
+    return evidence.where(_annotated(df), df["target"])
 
 
 def cap_parcels(df: pd.DataFrame, max_parcels: int, seed: int) -> pd.DataFrame:
@@ -204,17 +207,51 @@ def decode_all(paths: list[str], image_size: int, desc: str) -> tuple[np.ndarray
     return out, errors
 
 
+def _annotated(df: pd.DataFrame) -> pd.Series:
+    """Rows of sources that say which defects each photo shows (`visible_defects`)."""
+    if "visible_defects" not in df:
+        return pd.Series(False, index=df.index)
+    shows = df["visible_defects"].fillna("") != ""
+    return shows.groupby(df["source"]).transform("any")
+
+
+def defect_vocabulary(df: pd.DataFrame) -> list[str]:
+    """Every defect kind some photo of `df` is annotated with, sorted."""
+    if "visible_defects" not in df:
+        return []
+    return sorted({d for cell in df["visible_defects"].fillna("") for d in str(cell).split(";") if d})
+
+
+def defect_targets(df: pd.DataFrame, defects: list[str]) -> torch.Tensor:
+    """[N, K] multi-hot of the defects each photo shows; rows of unannotated sources are -1
+    (no defect loss), so real photos without annotations teach nothing wrong."""
+    out = torch.full((len(df), len(defects)), -1.0)
+    annotated = _annotated(df).to_numpy()
+    column = {d: k for k, d in enumerate(defects)}
+    cells = df["visible_defects"].fillna("") if "visible_defects" in df else [""] * len(df)
+    for i, (cell, known) in enumerate(zip(cells, annotated, strict=True)):
+        if known:
+            out[i] = 0.0
+            for d in filter(None, str(cell).split(";")):
+                if d in column:
+                    out[i, column[d]] = 1.0
+    return out
+
+
 class PhotoDataset(Dataset):
     """Decoded photos in memory; augmentation on the fly. Yields uint8 HWC images so the
-    normalisation happens once per batch, in the shared `infer.preprocess.normalize`."""
+    normalisation happens once per batch, in the shared `infer.preprocess.normalize`.
+    With `defects`, each item also carries its defect targets (see `defect_targets`)."""
 
-    def __init__(self, images: np.ndarray, df: pd.DataFrame, brands: list[str], augment=None):
+    def __init__(self, images: np.ndarray, df: pd.DataFrame, brands: list[str], augment=None,
+                 defects: list[str] | None = None):
         self.images = images
         self.augment = augment
         target = df["train_target"] if "train_target" in df else df["target"]
         self.target = torch.tensor(target.fillna(-1).to_numpy(), dtype=torch.float32)
         index = {b: i for i, b in enumerate(brands)}
         self.brand = torch.tensor([index.get(b, -1) for b in df["brand"]], dtype=torch.long)
+        self.defects = defect_targets(df, defects) if defects else None
 
     def __len__(self) -> int:
         return len(self.images)
@@ -229,7 +266,8 @@ class PhotoDataset(Dataset):
             if seed is not None:
                 self.augment.set_random_seed(seed)
             image = self.augment(image=image)["image"]
-        return torch.from_numpy(np.ascontiguousarray(image)), self.target[i], self.brand[i]
+        item = (torch.from_numpy(np.ascontiguousarray(image)), self.target[i], self.brand[i])
+        return item if self.defects is None else (*item, self.defects[i])
 
 
 def sample_weights(df: pd.DataFrame) -> torch.Tensor:

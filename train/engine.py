@@ -83,34 +83,49 @@ def masked_losses(cf_logit, brand_logits, target, brand):
     return cf_loss, brand_loss
 
 
+def defect_loss(defect_logits, defect_target):
+    """Multi-label loss over rows that carry defect annotations (the others are -1)."""
+    rows = defect_target[:, 0] >= 0
+    if not rows.any():
+        return defect_logits.sum() * 0.0
+    return F.binary_cross_entropy_with_logits(defect_logits[rows], defect_target[rows])
+
+
 def train_one_epoch(
-    net, loader, optimizer, scheduler, *, brand_weight, channels_last, max_steps, desc
+    net, loader, optimizer, scheduler, *, brand_weight, channels_last, max_steps, desc,
+    defect_weight: float = 0.0,
 ) -> dict[str, float]:
     net.train()
     # A DistributedDataParallel wrapper keeps the InspectorNet (and its spec) in `.module`.
     spec = getattr(net, "module", net).spec
     mean, std = spec.mean, spec.std
     device = next(net.parameters()).device
-    keys = ("loss", "counterfeit_loss", "brand_loss")
+    keys = ("loss", "counterfeit_loss", "brand_loss", "defect_loss")
     totals = dict.fromkeys(keys, 0.0)
     steps = 0
     bar = tqdm(loader, desc=desc, unit="batch", leave=False)
-    for images, target, brand in bar:
+    for images, target, brand, *extra in bar:
         # Photos are decoded and augmented on the CPU; the step runs where the weights are.
         x = normalize(images.to(device, non_blocking=True), mean, std)
         target, brand = target.to(device, non_blocking=True), brand.to(device, non_blocking=True)
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        cf_logit, brand_logits = net(x)
+        # normalize() permutes NHWC photos, which leaves channels_last strides: make the layout
+        # the flag's, so train.channels_last=false really trains on NCHW tensors.
+        x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        if extra:  # the dataset carries defect targets: train the auxiliary head too
+            cf_logit, brand_logits, defect_logits = net(x, defects=True)
+            aux = defect_loss(defect_logits, extra[0].to(device, non_blocking=True))
+        else:
+            cf_logit, brand_logits = net(x)
+            aux = cf_logit.sum() * 0.0
         cf_loss, brand_loss = masked_losses(cf_logit, brand_logits, target, brand)
-        loss = cf_loss + brand_weight * brand_loss
+        loss = cf_loss + brand_weight * brand_loss + defect_weight * aux
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
         steps += 1
         # One device-to-host copy per step for the three losses, not one `.item()` sync each.
-        values = torch.stack([loss, cf_loss, brand_loss]).detach().tolist()
+        values = torch.stack([loss, cf_loss, brand_loss, aux]).detach().tolist()
         for key, value in zip(keys, values, strict=True):
             totals[key] += value
         # refresh=False: tqdm redraws on its own clock (mininterval) rather than every step.

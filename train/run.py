@@ -35,6 +35,7 @@ from train.data import (
     assign_splits,
     cap_parcels,
     decode_all,
+    defect_vocabulary,
     load_sources,
     parse_source,
     photo_targets,
@@ -100,7 +101,8 @@ def gather_sources(cfg: Config) -> tuple[list[Source], Path | None]:
     if cfg.data.synthetic.enabled:
         manifest = ensure_synthetic(cfg.data.synthetic)
         synthetic_dir = manifest.parent
-        sources.append(Source(manifest, cfg.data.synthetic.weight))
+        sources.append(Source(manifest, cfg.data.synthetic.weight,
+                              brand_labels=cfg.data.synthetic.brand_labels))
     sources += [parse_source(entry) for entry in cfg.data.manifests]
     sources += [parse_source(entry, role="test") for entry in cfg.data.test_manifests]
     return sources, synthetic_dir
@@ -208,8 +210,9 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
         return images[splits[name].index.to_numpy()]
 
     # Model and optimisation.
+    defects = defect_vocabulary(train_df) if cfg.train.defect_loss_weight > 0 else []
     net = create_inspector_net(
-        cfg.model.name, brands, cfg.model.weights, size, cfg.model.dropout, cfg.model.tta
+        cfg.model.name, brands, cfg.model.weights, size, cfg.model.dropout, cfg.model.tta, defects
     )
     if cfg.model.init:
         report = init_from(net, cfg.model.init)
@@ -219,7 +222,8 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
     if cfg.train.channels_last:
         net = net.to(memory_format=torch.channels_last)
     net = net.to(ctx.device)
-    dataset = PhotoDataset(train_images, train_df, brands, build_augment(cfg.train.augment, cfg.train.hflip))
+    dataset = PhotoDataset(train_images, train_df, brands, build_augment(cfg.train.augment, cfg.train.hflip),
+                           defects=defects)
     loader = build_train_loader(cfg, dataset, train_df, ctx)
     steps_per_epoch = len(loader)
     if cfg.train.max_steps_per_epoch:
@@ -266,6 +270,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
         losses = train_one_epoch(
             model, loader, optimizer, scheduler,
             brand_weight=cfg.train.brand_loss_weight,
+            defect_weight=cfg.train.defect_loss_weight,
             channels_last=cfg.train.channels_last,
             max_steps=cfg.train.max_steps_per_epoch,
             desc=f"epoch {epoch + 1}/{cfg.train.epochs}",
