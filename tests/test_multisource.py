@@ -70,38 +70,19 @@ def test_filters_keep_matching_rows_and_unknown_column_is_named(tmp_path):
 
 
 
-def test_source_without_brand_labels_keeps_its_counterfeit_labels_only(tmp_path):
-    """final.yaml's synthetic parcels: counterfeit evidence yes, fictional brand names no."""
-    from train.data import Source
+def test_brand_sources_pick_the_rows_that_train_the_brand_head():
+    """final.yaml: fictional synthetic brands and all-nike street listings stay out of the brand
+    head; every row keeps its brand for measuring."""
+    from train.data import trains_brand
 
-    path = write_manifest(tmp_path / "synthetic", [
-        {"path": "1.jpg", "brand": "kestra", "label": "counterfeit", "parcel_id": "p1"},
-        {"path": "2.jpg", "brand": "zephra", "label": "genuine", "parcel_id": "p2"},
-    ])
-    df = load_sources([Source(path, brand_labels=False)])
-    assert list(df["brand"]) == ["", ""]
-    assert list(df["target"]) == [1.0, 0.0]
-    assert sorted(load_sources([Source(path)])["brand"]) == ["kestra", "zephra"]
-
-# --- folds --------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("folds", [2, 5])
-def test_folds_partition_parcels_and_splits_are_disjoint(folds):
-    df = table()
-    fold = assign_folds(df, folds, seed=3)
-    assert fold.groupby(df["parcel_id"]).nunique().max() == 1  # a parcel sits in one fold
-    tests = []
-    for k in range(folds):
-        split = assign_splits(df, [], 0.15, 0.0, 0, fold=(fold, k))
-        sides = {name: set(df.loc[split == name, "parcel_id"]) for name in ("train", "val", "test")}
-        assert not (sides["train"] & sides["val"]) and not (sides["train"] & sides["test"])
-        assert not (sides["val"] & sides["test"]) and sides["val"]
-        tests.append(sides["test"])
-    assert set().union(*tests) == set(df["parcel_id"]) and sum(map(len, tests)) == df["parcel_id"].nunique()
-    # Stratified: every fold holds both labels from both sources.
-    for k in range(folds):
-        part = df[fold == k]
-        assert part.groupby("source")["target"].nunique().min() == 2
+    df = pd.DataFrame({
+        "source_name": ["synthetic", "aj1-af1-photos", "sneaker-brands", "sneaker-brands"],
+        "brand": ["kestra", "nike", "adidas", ""],
+    })
+    assert trains_brand(df, []).tolist() == [True, True, True, False]
+    assert trains_brand(df, ["sneaker-brands"]).tolist() == [False, False, True, False]
+    with pytest.raises(ValueError, match="sneaker-brandz"):
+        trains_brand(df, ["sneaker-brandz"], strict=True)
 
 
 def test_non_eval_sources_always_train_and_test_sources_always_test():
@@ -224,3 +205,19 @@ def test_hflip_tta_makes_predictions_mirror_invariant_and_is_stored_in_the_spec(
     assert load_package(tmp_path / "pkg")[0].spec.tta == "hflip"
     with pytest.raises(ValueError, match="tta"):
         create_inspector_net("tf_efficientnet_lite0", ["a"], weights="none", tta="vflip")
+
+
+def test_brand_balance_gives_every_brand_the_same_share_of_the_brand_loss():
+    from train.data import brand_class_weights
+
+    df = pd.DataFrame({"brand": ["nike"] * 8 + ["adidas"] * 2 + ["", "puma"]})
+    draws = np.array([1.0] * 10 + [1.0, 0.0])  # puma never drawn
+    w = brand_class_weights(df, ["adidas", "nike", "puma"], draws).tolist()
+    # nike has 4x adidas's draws, so a quarter of its weight; both then carry half the loss.
+    assert w[0] == pytest.approx(4 * w[1]) and w[2] == 1.0
+    assert 8 * w[1] == pytest.approx(2 * w[0])
+    # The weighted loss is what masked_losses computes.
+    logits = torch.zeros(3, 3)
+    _, loss = masked_losses(torch.zeros(3), logits, torch.full((3,), -1.0), torch.tensor([0, 1, 1]),
+                            torch.tensor(w, dtype=torch.float32))
+    assert loss.item() == pytest.approx(np.log(3))

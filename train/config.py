@@ -37,9 +37,6 @@ class SyntheticConfig:
     difficulty: str = "mixed"
     image_size: int = 224
     weight: float = 1.0
-    # False: synthetic rows train the counterfeit head only, so a model meant for real shoes
-    # never names one of the fictional brands.
-    brand_labels: bool = True
 
 
 @dataclass
@@ -55,6 +52,11 @@ class DataConfig:
     # Sources whose parcels make up val/test/folds, by manifest folder name ("synthetic",
     # "aj1-af1-photos"); parcels of other sources always train. Empty = every source.
     eval_sources: list[str] = field(default_factory=list)
+    # Sources (same names; "synthetic" for the built-in set) whose brand column trains the brand
+    # head; empty = every source. The others' brands are still used to measure. A model for real
+    # shoes leaves out the synthetic set (fictional brands) and listings that are all one brand
+    # (aj1-af1: street photos that are all "nike" teach "street photo -> nike").
+    brand_sources: list[str] = field(default_factory=list)
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     # K > 1: K-fold cross-validation by parcel over the eval sources (stratified by label); each
@@ -95,6 +97,9 @@ class TrainConfig:
     # > 0: an auxiliary head learns which defect kinds each photo shows, where the data says so
     # (`visible_defects`, the synthetic sets); real photos without annotations are left out of it.
     defect_loss_weight: float = 0.0
+    # Weight the brand loss so every brand weighs the same under the sampler's draws, whatever
+    # share of the labelled photos it has (one brand's many listings must not become a default).
+    brand_balance: bool = False
     # "evidence": photos of fakes count as positive only where they show a defect (when the
     # manifest says so, as the synthetic one does); "parcel": every photo takes the parcel label.
     photo_targets: str = "evidence"

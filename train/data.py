@@ -30,8 +30,6 @@ class Source:
     filters: tuple = ()
     # "any": its parcels may land in any split; "test": test split only.
     role: str = "any"
-    # False: the source's brand column is ignored (its rows train the counterfeit head only).
-    brand_labels: bool = True
 
     @property
     def name(self) -> str:
@@ -73,8 +71,6 @@ def load_sources(sources: list[Source]) -> pd.DataFrame:
     for i, src in enumerate(sources):
         # Missing files are left to the decoder: reported, counted and skipped like broken ones.
         df = _apply_filters(read_manifest(src.manifest, check_files=False, source=f"{i}:{src.name}"), src)
-        if not src.brand_labels:
-            df["brand"] = ""
         df["parcel_id"] = df["source"] + "/" + df["parcel_id"]
         df["source_name"] = src.name
         df["source_weight"] = src.weight
@@ -83,6 +79,19 @@ def load_sources(sources: list[Source]) -> pd.DataFrame:
     if not frames:
         raise ValueError("no data sources: enable data.synthetic or list data.manifests")
     return pd.concat(frames, ignore_index=True)
+
+
+def trains_brand(df: pd.DataFrame, brand_sources: list[str], strict: bool = False) -> pd.Series:
+    """Rows whose brand label the brand head learns from (`data.brand_sources`; empty = all).
+    `strict`: a name that matches no source of `df` is a config error (checked on the table)."""
+    has_brand = df["brand"].fillna("") != ""
+    if not brand_sources:
+        return has_brand
+    unknown = set(brand_sources) - set(df["source_name"])
+    if strict and unknown:
+        raise ValueError(f"data.brand_sources {sorted(unknown)} match no source "
+                         f"(sources: {sorted(set(df['source_name']))})")
+    return has_brand & df["source_name"].isin(brand_sources)
 
 
 def parcel_labels(df: pd.DataFrame) -> pd.Series:
@@ -268,6 +277,23 @@ class PhotoDataset(Dataset):
             image = self.augment(image=image)["image"]
         item = (torch.from_numpy(np.ascontiguousarray(image)), self.target[i], self.brand[i])
         return item if self.defects is None else (*item, self.defects[i])
+
+
+def brand_class_weights(df: pd.DataFrame, brands: list[str], draw_weights: np.ndarray | None) -> torch.Tensor:
+    """Per-brand loss weights that give every brand the same share of the brand loss under the
+    sampler's draws (`draw_weights`, None = uniform). Without them a brand that makes up most
+    brand-labelled draws (nike: every aj1 listing) becomes the answer for whatever those
+    photos look like (street photos). Brands never drawn keep weight 1."""
+    w = np.ones(len(df)) if draw_weights is None else np.asarray(draw_weights, float)
+    index = {b: i for i, b in enumerate(brands)}
+    mass = np.zeros(len(brands))
+    for b, wi in zip(df["brand"], w, strict=True):
+        if b in index:
+            mass[index[b]] += wi
+    drawn = mass > 0
+    out = np.ones(len(brands))
+    out[drawn] = mass[drawn].sum() / (drawn.sum() * mass[drawn])
+    return torch.tensor(out, dtype=torch.float32)
 
 
 def sample_weights(df: pd.DataFrame) -> torch.Tensor:

@@ -69,8 +69,9 @@ def warmup_cosine(optimizer, total_steps: int, warmup_steps: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def masked_losses(cf_logit, brand_logits, target, brand):
-    """Each head learns only from rows that carry its label."""
+def masked_losses(cf_logit, brand_logits, target, brand, brand_class_weights=None):
+    """Each head learns only from rows that carry its label. `brand_class_weights` [B]: per-brand
+    weights of the brand loss (see `train.data.brand_class_weights`)."""
     has_label = target >= 0
     has_brand = brand >= 0
     zero = cf_logit.sum() * 0.0
@@ -79,7 +80,11 @@ def masked_losses(cf_logit, brand_logits, target, brand):
         if has_label.any()
         else zero
     )
-    brand_loss = F.cross_entropy(brand_logits[has_brand], brand[has_brand]) if has_brand.any() else zero
+    brand_loss = (
+        F.cross_entropy(brand_logits[has_brand], brand[has_brand], weight=brand_class_weights)
+        if has_brand.any()
+        else zero
+    )
     return cf_loss, brand_loss
 
 
@@ -93,13 +98,14 @@ def defect_loss(defect_logits, defect_target):
 
 def train_one_epoch(
     net, loader, optimizer, scheduler, *, brand_weight, channels_last, max_steps, desc,
-    defect_weight: float = 0.0,
+    defect_weight: float = 0.0, brand_class_weights=None,
 ) -> dict[str, float]:
     net.train()
     # A DistributedDataParallel wrapper keeps the InspectorNet (and its spec) in `.module`.
     spec = getattr(net, "module", net).spec
     mean, std = spec.mean, spec.std
     device = next(net.parameters()).device
+    class_weights = None if brand_class_weights is None else brand_class_weights.to(device)
     keys = ("loss", "counterfeit_loss", "brand_loss", "defect_loss")
     totals = dict.fromkeys(keys, 0.0)
     steps = 0
@@ -117,7 +123,7 @@ def train_one_epoch(
         else:
             cf_logit, brand_logits = net(x)
             aux = cf_logit.sum() * 0.0
-        cf_loss, brand_loss = masked_losses(cf_logit, brand_logits, target, brand)
+        cf_loss, brand_loss = masked_losses(cf_logit, brand_logits, target, brand, class_weights)
         loss = cf_loss + brand_weight * brand_loss + defect_weight * aux
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

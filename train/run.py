@@ -33,12 +33,15 @@ from train.data import (
     Source,
     assign_folds,
     assign_splits,
+    brand_class_weights,
     cap_parcels,
     decode_all,
     defect_vocabulary,
     load_sources,
     parse_source,
     photo_targets,
+    sample_weights,
+    trains_brand,
 )
 from train.engine import (
     build_optimizer,
@@ -101,8 +104,7 @@ def gather_sources(cfg: Config) -> tuple[list[Source], Path | None]:
     if cfg.data.synthetic.enabled:
         manifest = ensure_synthetic(cfg.data.synthetic)
         synthetic_dir = manifest.parent
-        sources.append(Source(manifest, cfg.data.synthetic.weight,
-                              brand_labels=cfg.data.synthetic.brand_labels))
+        sources.append(Source(manifest, cfg.data.synthetic.weight))
     sources += [parse_source(entry) for entry in cfg.data.manifests]
     sources += [parse_source(entry, role="test") for entry in cfg.data.test_manifests]
     return sources, synthetic_dir
@@ -204,6 +206,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
     keep = train_all["readable"].to_numpy()
     train_df = train_all[keep].reset_index(drop=True)
     train_df["train_target"] = photo_targets(train_df, cfg.train.photo_targets)
+    train_df["brand"] = train_df["brand"].where(trains_brand(train_df, cfg.data.brand_sources), "")
     train_images = images[train_all.index.to_numpy()[keep]]
 
     def split_images(name: str) -> np.ndarray:
@@ -225,6 +228,11 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
     dataset = PhotoDataset(train_images, train_df, brands, build_augment(cfg.train.augment, cfg.train.hflip),
                            defects=defects)
     loader = build_train_loader(cfg, dataset, train_df, ctx)
+    class_weights = None
+    if cfg.train.brand_balance:
+        draws = sample_weights(train_df).numpy() if train_df["source"].nunique() > 1 else None
+        class_weights = brand_class_weights(train_df, brands, draws)
+        tracking.log_json(dict(zip(brands, class_weights.tolist(), strict=True)), "brand_class_weights.json")
     steps_per_epoch = len(loader)
     if cfg.train.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, cfg.train.max_steps_per_epoch)
@@ -271,6 +279,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
             model, loader, optimizer, scheduler,
             brand_weight=cfg.train.brand_loss_weight,
             defect_weight=cfg.train.defect_loss_weight,
+            brand_class_weights=class_weights,
             channels_last=cfg.train.channels_last,
             max_steps=cfg.train.max_steps_per_epoch,
             desc=f"epoch {epoch + 1}/{cfg.train.epochs}",
@@ -427,7 +436,8 @@ def _run(cfg: Config, ctx: distributed.Context) -> RunResult:
     table["readable"] = [e is None for e in errors]
     unreadable = unreadable_table(list(table["path"]), errors)
     check_unreadable(unreadable, len(table), cfg.data.max_broken_share, out)
-    brands = sorted(b for b in table.loc[table["role"] != "test", "brand"].unique() if b)
+    brand_rows = trains_brand(table, cfg.data.brand_sources, strict=True) & (table["role"] != "test")
+    brands = sorted(table.loc[brand_rows, "brand"].unique())
     eval_rows = table["role"] != "test"
     if cfg.data.eval_sources:
         eval_rows &= table["source_name"].isin(cfg.data.eval_sources)
