@@ -71,8 +71,8 @@ def test_filters_keep_matching_rows_and_unknown_column_is_named(tmp_path):
 
 
 def test_brand_sources_pick_the_rows_that_train_the_brand_head():
-    """final.yaml: fictional synthetic brands and all-nike street listings stay out of the brand
-    head; every row keeps its brand for measuring."""
+    """final.yaml: the synthetic set's fictional brands stay out of the brand head; every row
+    keeps its brand for measuring."""
     from train.data import trains_brand
 
     df = pd.DataFrame({
