@@ -230,8 +230,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
     loader = build_train_loader(cfg, dataset, train_df, ctx)
     class_weights = None
     if cfg.train.brand_balance:
-        draws = sample_weights(train_df).numpy() if train_df["source"].nunique() > 1 else None
-        class_weights = brand_class_weights(train_df, brands, draws)
+        class_weights = brand_class_weights(train_df, brands, sample_weights(train_df).numpy())
         tracking.log_json(dict(zip(brands, class_weights.tolist(), strict=True)), "brand_class_weights.json")
     steps_per_epoch = len(loader)
     if cfg.train.max_steps_per_epoch:
