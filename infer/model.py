@@ -59,20 +59,23 @@ class InspectorNet(nn.Module):
         """(counterfeit logit [N], brand logits [N, B]); a tuple keeps export to ONNX simple.
         `defects=True` (training) adds the defect logits [N, K]; it goes through forward() so that
         DistributedDataParallel sees the call."""
-        features = self.backbone(images)
-        dropped = self.dropout(features)
-        cf, brand = self.counterfeit_head(dropped).squeeze(-1), self.brand_head(dropped)
-        if defects:
-            if self.defect_head is None:
-                raise ValueError("this network has no defect head (NetSpec.defects is empty)")
-            return cf, brand, self.defect_head(dropped)
-        return cf, brand
+        if not defects:
+            cf, brand, _ = self.forward_all(images)
+            return cf, brand
+        if self.defect_head is None:
+            raise ValueError("this network has no defect head (NetSpec.defects is empty)")
+        cf, brand, _, dropped = self._outputs(images)
+        return cf, brand, self.defect_head(dropped)
 
     def forward_all(self, images: torch.Tensor):
         """Logits plus the backbone's pooled features [N, D] (for out-of-distribution scores)."""
+        cf, brand, features, _ = self._outputs(images)
+        return cf, brand, features
+
+    def _outputs(self, images: torch.Tensor):
         features = self.backbone(images)
         dropped = self.dropout(features)
-        return self.counterfeit_head(dropped).squeeze(-1), self.brand_head(dropped), features
+        return self.counterfeit_head(dropped).squeeze(-1), self.brand_head(dropped), features, dropped
 
 
 def create_backbone(name: str, weights: str | None = "imagenet") -> tuple[nn.Module, dict]:
