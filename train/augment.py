@@ -20,13 +20,23 @@ from infer.preprocess import PAD_VALUE  # noqa: E402
 LEVELS = ("none", "light", "default", "strong")
 
 
-def build_augment(level: str, hflip: bool = False) -> A.Compose | None:
+def build_augment(level: str, hflip: bool = False, zoom_out: float = 0.0) -> A.Compose | None:
+    """`zoom_out` in (0, 1): half of the photos are also shrunk to between `zoom_out` and 1 of
+    their size (padded), so a shoe that fills a catalogue shot is also seen as small as a shoe in
+    a street photo; 0 = off."""
     if level not in LEVELS:
         raise ValueError(f"augment level {level!r} not in {LEVELS}")
-    if level == "none":
-        return A.Compose([A.HorizontalFlip(p=0.5)]) if hflip else None
-    k = {"light": 0.5, "default": 1.0, "strong": 1.5}[level]
+    if not 0.0 <= zoom_out < 1.0:
+        raise ValueError(f"zoom_out must lie in [0, 1), got {zoom_out}")
     fill = (PAD_VALUE,) * 3
+    first = [A.HorizontalFlip(p=0.5)] if hflip else []
+    if zoom_out:
+        first.append(A.Affine(scale=(zoom_out, 1.0), translate_percent=(-0.25 * (1 - zoom_out),
+                                                                        0.25 * (1 - zoom_out)),
+                              border_mode=cv2.BORDER_CONSTANT, fill=fill, p=0.5))
+    if level == "none":
+        return A.Compose(first) if first else None
+    k = {"light": 0.5, "default": 1.0, "strong": 1.5}[level]
     ops = [
         A.Affine(
             scale=(1 - 0.12 * k, 1 + 0.12 * k),
@@ -57,6 +67,4 @@ def build_augment(level: str, hflip: bool = False) -> A.Compose | None:
                 p=0.2,
             ),
         ]
-    if hflip:
-        ops.insert(0, A.HorizontalFlip(p=0.5))
-    return A.Compose(ops)
+    return A.Compose(first + ops)

@@ -225,8 +225,8 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
     if cfg.train.channels_last:
         net = net.to(memory_format=torch.channels_last)
     net = net.to(ctx.device)
-    dataset = PhotoDataset(train_images, train_df, brands, build_augment(cfg.train.augment, cfg.train.hflip),
-                           defects=defects)
+    augment = build_augment(cfg.train.augment, cfg.train.hflip, cfg.train.zoom_out)
+    dataset = PhotoDataset(train_images, train_df, brands, augment, defects=defects)
     loader = build_train_loader(cfg, dataset, train_df, ctx)
     class_weights = None
     if cfg.train.brand_balance:
