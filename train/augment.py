@@ -31,8 +31,8 @@ def build_augment(level: str, hflip: bool = False, zoom_out: float = 0.0) -> A.C
     fill = (PAD_VALUE,) * 3
     first = [A.HorizontalFlip(p=0.5)] if hflip else []
     if zoom_out:
-        first.append(A.Affine(scale=(zoom_out, 1.0), translate_percent=(-0.25 * (1 - zoom_out),
-                                                                        0.25 * (1 - zoom_out)),
+        shift = 0.25 * (1 - zoom_out)  # the shrunk photo may sit anywhere, not only centred
+        first.append(A.Affine(scale=(zoom_out, 1.0), translate_percent=(-shift, shift),
                               border_mode=cv2.BORDER_CONSTANT, fill=fill, p=0.5))
     if level == "none":
         return A.Compose(first) if first else None
