@@ -83,3 +83,24 @@ def test_platt_fit_removes_a_bias_that_temperature_cannot():
     fixed = apply_parcel_calibration(parcels, cal)
     assert ece(y, fixed["prob"]) < 0.02 < ece(y, parcels["prob"])
     assert (np.argsort(fixed["logit"]) == np.argsort(parcels["logit"])).all()
+
+
+def test_band_cli_sweeps_targets_from_a_runs_parcels(tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    from train.band import main
+
+    rng = np.random.default_rng(3)
+    for name, n in (("val_parcels.csv", 800), ("test_parcels.csv", 4000)):
+        p, y = simulated(n, rng, sharpness=6.0)
+        pd.DataFrame({"parcel_id": range(n), "prob": p, "target": y}).to_csv(tmp_path / name, index=False)
+    assert main([str(tmp_path), "--targets", "0.02", "0.1"]) == 0
+    rows = json.loads(capsys.readouterr().out)["bands"]
+    assert [r["target_error"] for r in rows] == [0.02, 0.1]
+    strict, loose = rows
+    # A looser target decides more parcels, and the test error stays under each target.
+    assert loose["test_coverage"] > strict["test_coverage"] > 0
+    assert loose["test_error"] <= 0.1 and strict["test_error"] <= 0.02
+    assert main([str(tmp_path / "missing")]) == 2

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.stats import beta
 
 
@@ -83,3 +84,59 @@ def choose_band(p, y, target_error: float = 0.02, delta: float = 0.1, grid=GRID)
             chosen = Band(1 - c, c, c, target_error, delta, len(p), n_auto, errors, bound)
             break
     return chosen
+
+
+def sweep(val: pd.DataFrame, test: pd.DataFrame | None, targets, delta: float = 0.1) -> list[dict]:
+    """For each target error: the band chosen on `val` parcels, and what it does on `test`.
+
+    Both frames have `prob` (calibrated parcel probability) and `target` (1 counterfeit, 0
+    genuine, NaN unlabelled), as a run's val_parcels.csv and test_parcels.csv do."""
+    val = val[np.isfinite(val["target"])]
+    rows = []
+    for target in targets:
+        band = choose_band(val["prob"], val["target"], target, delta)
+        row = {"target_error": target, "delta": delta, "confidence": band.confidence,
+               "val_parcels": band.n, "val_coverage": band.coverage, "val_error": band.error,
+               "val_error_upper_bound": band.error_upper_bound}
+        if test is not None:
+            lab = test[np.isfinite(test["target"])]
+            n_auto, errors = selective_error(lab["prob"].to_numpy(float), lab["target"].to_numpy(float),
+                                             band.confidence)
+            row |= {"test_parcels": len(lab), "test_coverage": n_auto / len(lab) if len(lab) else 0.0,
+                    "test_error": errors / n_auto if n_auto else None, "test_decided": n_auto,
+                    "test_errors": errors}
+        rows.append(row)
+    return rows
+
+
+def main(argv=None) -> int:
+    """`python -m train.band RUN_DIR`: the review band a finished run would choose at other
+    target errors, from its val_parcels.csv, and what that band does on its test_parcels.csv."""
+    import argparse
+    import json
+    import sys
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m train.band", description=main.__doc__)
+    parser.add_argument("run_dir", help="a run's output_dir (holds val_parcels.csv)")
+    parser.add_argument("--targets", type=float, nargs="+", default=[0.02, 0.05, 0.1, 0.2])
+    parser.add_argument("--delta", type=float, default=0.1)
+    args = parser.parse_args(argv)
+    run = Path(args.run_dir)
+    if not (run / "val_parcels.csv").is_file():
+        print(f"error: {run / 'val_parcels.csv'} not found (runs write it since session 5, "
+              "when they have a validation split)", file=sys.stderr)
+        return 2
+    val = pd.read_csv(run / "val_parcels.csv")
+    test = pd.read_csv(run / "test_parcels.csv") if (run / "test_parcels.csv").is_file() else None
+    try:
+        rows = sweep(val, test, args.targets, args.delta)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"run_dir": str(run), "bands": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -351,6 +351,9 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
             tracking.log_metrics(
                 {k: v for k, v in band.to_dict().items() if isinstance(v, int | float)}, "band")
             tracking.log_json(band.to_dict(), "band.json")
+        if ctx.main:
+            # The band is a policy: `python -m train.band` re-chooses it for other targets from this.
+            val_parcels.to_csv(out / "val_parcels.csv", index=False)
     elif cfg.verdict.band not in ("auto", "fixed"):
         raise ValueError(f"verdict.band must be 'auto' or 'fixed', got {cfg.verdict.band!r}")
     tracking.log_params({"calibration.pooling": pooling})
