@@ -17,15 +17,20 @@ import pandas as pd
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from infer.calibration import ParcelCalibration
-from infer.model import InspectorNet, create_inspector_net, predict_arrays, softmax
+from infer.model import InspectorNet, create_inspector_net, predict_arrays
 from infer.ood import FeatureDensity
 from infer.package import save_package
-from infer.verdict import Thresholds
 from train import checkpoint, distributed, tracking
 from train.augment import build_augment
-from train.band import Band, choose_band
 from train.broken import check_unreadable, unreadable_table
+from train.calibrate import (
+    DEFAULT_POOLING,
+    Calibration,
+    band_metrics,
+    calibrate,
+    score_split,
+    score_with,
+)
 from train.config import Config, dump_yaml, flatten, to_dict
 from train.cv import summarize_folds
 from train.data import (
@@ -50,21 +55,11 @@ from train.engine import (
     warmup_cosine,
 )
 from train.loader import build_train_loader
-from train.metrics import (
-    apply_parcel_calibration,
-    choose_pooling,
-    fit_brand_temperature,
-    fit_counterfeit_temperature,
-    fit_parcel_calibration,
-    pool_parcels,
-    recall_by_view_and_defect,
-    summarize,
-)
+from train.metrics import recall_by_view_and_defect, summarize
 from train.plots import evaluation_figures
 from train.synthetic_data import ensure_synthetic
 from train.warm_start import init_from
 
-DEFAULT_POOLING = "log_mean_exp"
 OOD_FIT_PHOTOS = 3000  # enough for a 32-direction summary; more only costs inference time
 OOD_QUANTILE = 0.99  # 1% of in-distribution validation photos flagged
 
@@ -81,12 +76,7 @@ class RunResult:
 @dataclass
 class Fitted:
     net: InspectorNet
-    pooling: str
-    cf_temp: float
-    brand_temp: float
-    parcel_calibration: ParcelCalibration
-    thresholds: Thresholds
-    band: Band | None
+    calibration: Calibration
     ood: FeatureDensity | None
     test: dict
     photos: pd.DataFrame  # test photos with calibrated logits
@@ -122,34 +112,6 @@ def make_splits(cfg: Config, table: pd.DataFrame, split: pd.Series) -> dict[str,
             raise AssertionError(f"parcel(s) in two splits: {sorted(seen & ids)[:5]}")
         seen |= ids
     return splits
-
-
-def score_split(df, outputs, brands, pooling, cf_temp=1.0, brand_temp=1.0, parcel_cal=None):
-    """Per-photo and per-parcel tables from raw network outputs, for one pooling/calibration."""
-    cf_logits, brand_logits = outputs
-    photos = df.copy()
-    photos["logit"] = np.where(df["readable"].to_numpy(), cf_logits / cf_temp, np.nan)
-    probs = softmax(brand_logits, brand_temp)
-    photos["brand_pred"] = [brands[k] for k in probs.argmax(1)]
-    photos["brand_prob"] = probs.max(1)
-    parcels = pool_parcels(photos, probs, brands, pooling)
-    if parcel_cal is not None:
-        parcels = apply_parcel_calibration(parcels, parcel_cal)
-    return photos, parcels
-
-
-def band_metrics(parcels: pd.DataFrame, thresholds: Thresholds) -> dict:
-    """Share of parcels decided without a person, and the error among those, at `thresholds`
-    (counterfeit probability only; brand uncertainty is left out of this count)."""
-    lab = parcels[np.isfinite(parcels["target"])]
-    if lab.empty:
-        return {}
-    p, y = lab["prob"].to_numpy(float), lab["target"].to_numpy(float)
-    auto = (p < thresholds.genuine_below) | (p >= thresholds.counterfeit_above)
-    wrong = auto & ((p >= thresholds.counterfeit_above) != (y == 1))
-    return {"auto_coverage": float(auto.mean()),
-            "auto_error": float(wrong.sum() / auto.sum()) if auto.any() else 0.0,
-            "auto_decided": int(auto.sum())}
 
 
 def data_summary(splits: dict[str, pd.DataFrame], brands: list[str], sources: list[Source]) -> dict:
@@ -316,47 +278,14 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
     tracking.log_metrics({"best_epoch": best[2]}, "train")
 
     # Calibrate on validation parcels: pooling, temperatures, parcel recalibration, review band.
-    pooling = DEFAULT_POOLING if cfg.verdict.pooling == "auto" else cfg.verdict.pooling
-    cf_temp = brand_temp = 1.0
-    parcel_cal, band = ParcelCalibration(), None
-    thresholds = Thresholds(
-        cfg.verdict.genuine_below, cfg.verdict.counterfeit_above, cfg.verdict.min_brand_probability
-    )
+    cal = Calibration.fixed(cfg)
     if len(val):
         *val_outputs, val_features = infer_split("val", features=True)
-        brand_logits = val_outputs[1]
-        photos, _ = score_split(val, val_outputs, brands, DEFAULT_POOLING)
-        if cfg.verdict.pooling == "auto":
-            pooling, pooling_scores = choose_pooling(photos, softmax(brand_logits), brands)
-            tracking.log_metrics(pooling_scores, "val/pooling_parcel_auroc")
-        cf_temp = fit_counterfeit_temperature(photos, pooling)
-        brand_index = np.array([brands.index(b) if b in brands else -1 for b in val["brand"]])
-        brand_temp = fit_brand_temperature(brand_logits, brand_index)
-        val_before = summarize(*score_split(val, val_outputs, brands, pooling))
-        _, val_parcels = score_split(val, val_outputs, brands, pooling, cf_temp, brand_temp)
-        parcel_cal = fit_parcel_calibration(val_parcels)
-        val_parcels = apply_parcel_calibration(val_parcels, parcel_cal)
-        val_after = summarize(*score_split(val, val_outputs, brands, pooling, cf_temp, brand_temp, parcel_cal))
-        tracking.log_metrics(
-            {"counterfeit_temperature": cf_temp, "brand_temperature": brand_temp,
-             "parcel_a": parcel_cal.a, "parcel_b": parcel_cal.b,
-             "ece_before": val_before["ece"], "ece_after": val_after["ece"]},
-            "calibration",
-        )
-        if cfg.verdict.band == "auto":
-            lab = val_parcels[np.isfinite(val_parcels["target"])]
-            band = choose_band(lab["prob"], lab["target"], cfg.verdict.target_error, cfg.verdict.band_delta)
-            thresholds = Thresholds(band.genuine_below, band.counterfeit_above,
-                                    cfg.verdict.min_brand_probability)
-            tracking.log_metrics(
-                {k: v for k, v in band.to_dict().items() if isinstance(v, int | float)}, "band")
-            tracking.log_json(band.to_dict(), "band.json")
+        cal, val_parcels = calibrate(cfg, val, val_outputs, brands)
         if ctx.main:
             # The band is a policy: `python -m train.band` re-chooses it for other targets from this.
             val_parcels.to_csv(out / "val_parcels.csv", index=False)
-    elif cfg.verdict.band not in ("auto", "fixed"):
-        raise ValueError(f"verdict.band must be 'auto' or 'fixed', got {cfg.verdict.band!r}")
-    tracking.log_params({"calibration.pooling": pooling})
+    tracking.log_params({"calibration.pooling": cal.pooling})
 
     # Out-of-distribution scores: training photos' features, threshold on validation photos.
     ood = None
@@ -372,10 +301,8 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
     test, photos, parcels = {}, pd.DataFrame(), pd.DataFrame()
     if len(splits["test"]):
         *test_outputs, test_features = infer_split("test", features=True)
-        photos, parcels = score_split(
-            splits["test"], test_outputs, brands, pooling, cf_temp, brand_temp, parcel_cal
-        )
-        test = summarize(photos, parcels) | band_metrics(parcels, thresholds)
+        photos, parcels = score_with(splits["test"], test_outputs, brands, cal)
+        test = summarize(photos, parcels) | band_metrics(parcels, cal.thresholds)
         ok = splits["test"]["readable"].to_numpy()
         if ood is not None and ok.any():
             test["ood_flag_rate"] = float((ood.score(test_features[ok]) > ood.threshold).mean())
@@ -383,7 +310,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
             # What mirrored-photo averaging would add, measured on the same test photos.
             net.spec.tta = "hflip"
             flipped = summarize(*score_split(
-                splits["test"], infer_split("test"), brands, pooling, cf_temp, brand_temp))
+                splits["test"], infer_split("test"), brands, cal.pooling, cal.cf_temp, cal.brand_temp))
             net.spec.tta = "none"
             test["photo_auroc_hflip_tta"] = flipped["photo_auroc"]
             test["parcel_auroc_hflip_tta"] = flipped["parcel_auroc"]
@@ -396,7 +323,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
             parcels.to_csv(out / "test_parcels.csv", index=False)
             if not table.empty:
                 table.to_csv(out / "recall_by_view_defect.csv", float_format="%.4f")
-    return Fitted(net, pooling, cf_temp, brand_temp, parcel_cal, thresholds, band, ood, test, photos, parcels)
+    return Fitted(net, cal, ood, test, photos, parcels)
 
 
 def run(cfg: Config) -> RunResult:
@@ -500,12 +427,13 @@ def _run(cfg: Config, ctx: distributed.Context) -> RunResult:
             registered = {"model_uri": None, "name": None, "version": None}
             if ctx.main:
                 write_holdout(splits["test"], out / "holdout")
+                cal = fitted.calibration
                 meta = {
-                    "pooling": fitted.pooling,
-                    "temperature": {"counterfeit": fitted.cf_temp, "brand": fitted.brand_temp},
-                    "parcel_calibration": fitted.parcel_calibration.to_dict(),
-                    "band": fitted.band.to_dict() if fitted.band else None,
-                    "thresholds": fitted.thresholds.__dict__,
+                    "pooling": cal.pooling,
+                    "temperature": {"counterfeit": cal.cf_temp, "brand": cal.brand_temp},
+                    "parcel_calibration": cal.parcel.to_dict(),
+                    "band": cal.band.to_dict() if cal.band else None,
+                    "thresholds": cal.thresholds.__dict__,
                     "model": {"name": cfg.tracking.register_as or None, "run_id": run_id},
                     "test_metrics": test,
                 }
