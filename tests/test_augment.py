@@ -33,3 +33,19 @@ def test_without_zoom_out_nothing_is_shrunk():
 def test_zoom_out_outside_its_range_is_refused(bad):
     with pytest.raises(ValueError, match="zoom_out"):
         build_augment("light", zoom_out=bad)
+
+
+def test_zoom_out_reaches_only_photos_without_a_counterfeit_label():
+    import pandas as pd
+
+    from train.data import PhotoDataset
+
+    white = np.full((4, 64, 64, 3), 255, np.uint8)
+    df = pd.DataFrame({"target": [1.0, 0.0, np.nan, np.nan], "brand": ["a", "b", "a", "b"]})
+    plain = build_augment("none")  # None: photos with a counterfeit label pass unchanged
+    zoom = build_augment("none", zoom_out=0.5)
+    zoom.transforms[0].p = 1.0  # every brand-only draw shrunk, to see where it lands
+    data = PhotoDataset(white, df, ["a", "b"], plain, brand_only_augment=zoom)
+    shares = [pad_share(data[i][0].numpy()) for i in range(4)]
+    assert shares[0] == shares[1] == 0  # counterfeit-labelled photos keep their full frame
+    assert shares[2] > 0 and shares[3] > 0

@@ -112,8 +112,9 @@ class TrainConfig:
     # Mirror photos in training. Off for the synthetic sets (mirrored label text is itself a
     # counterfeit cue there); on for real shoes, where left and right shoes are mirror images.
     hflip: bool = False
-    # > 0: half of the training photos are also shrunk to between this and 1 of their size
-    # (train/augment.py), for brands read off small shoes in street photos; 0 = off.
+    # > 0: half of the brand-only training photos (no counterfeit label) are also shrunk to
+    # between this and 1 of their size (train/augment.py), so that brands are read off small
+    # shoes in street photos too; photos that train the counterfeit head keep their detail.
     zoom_out: float = 0.0
     # Draws per epoch (with per-source weights when several sources); 0 = one pass.
     samples_per_epoch: int = 0

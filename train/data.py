@@ -250,12 +250,14 @@ def defect_targets(df: pd.DataFrame, defects: list[str]) -> torch.Tensor:
 class PhotoDataset(Dataset):
     """Decoded photos in memory; augmentation on the fly. Yields uint8 HWC images so the
     normalisation happens once per batch, in the shared `infer.preprocess.normalize`.
-    With `defects`, each item also carries its defect targets (see `defect_targets`)."""
+    With `defects`, each item also carries its defect targets (see `defect_targets`).
+    `brand_only_augment`, if given, replaces `augment` for photos without a counterfeit label."""
 
     def __init__(self, images: np.ndarray, df: pd.DataFrame, brands: list[str], augment=None,
-                 defects: list[str] | None = None):
+                 defects: list[str] | None = None, brand_only_augment=None):
         self.images = images
         self.augment = augment
+        self.brand_only_augment = brand_only_augment
         target = df["train_target"] if "train_target" in df else df["target"]
         self.target = torch.tensor(target.fillna(-1).to_numpy(), dtype=torch.float32)
         index = {b: i for i, b in enumerate(brands)}
@@ -271,10 +273,13 @@ class PhotoDataset(Dataset):
         any resume."""
         i, seed = item if isinstance(item, tuple) else (item, None)
         image = self.images[i]
-        if self.augment is not None:
+        augment = self.augment
+        if self.brand_only_augment is not None and self.target[i] < 0:
+            augment = self.brand_only_augment
+        if augment is not None:
             if seed is not None:
-                self.augment.set_random_seed(seed)
-            image = self.augment(image=image)["image"]
+                augment.set_random_seed(seed)
+            image = augment(image=image)["image"]
         item = (torch.from_numpy(np.ascontiguousarray(image)), self.target[i], self.brand[i])
         return item if self.defects is None else (*item, self.defects[i])
 

@@ -187,8 +187,10 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
     if cfg.train.channels_last:
         net = net.to(memory_format=torch.channels_last)
     net = net.to(ctx.device)
-    augment = build_augment(cfg.train.augment, cfg.train.hflip, cfg.train.zoom_out)
-    dataset = PhotoDataset(train_images, train_df, brands, augment, defects=defects)
+    augment = build_augment(cfg.train.augment, cfg.train.hflip)
+    # Zooming out is for reading brands off small shoes; counterfeit photos keep their detail.
+    zoomed = build_augment(cfg.train.augment, cfg.train.hflip, cfg.train.zoom_out) if cfg.train.zoom_out else None
+    dataset = PhotoDataset(train_images, train_df, brands, augment, defects=defects, brand_only_augment=zoomed)
     loader = build_train_loader(cfg, dataset, train_df, ctx)
     class_weights = None
     if cfg.train.brand_balance:

@@ -131,7 +131,7 @@ class Project:
 
     def __init__(self, cfg, net, images, df, batch: int, workers: int, steps_per_round: int):
         self.cfg, self.net = cfg, net
-        dataset = PhotoDataset(images, df, BRANDS, build_augment(cfg.train.augment, cfg.train.hflip, cfg.train.zoom_out))
+        dataset = PhotoDataset(images, df, BRANDS, build_augment(cfg.train.augment, cfg.train.hflip))
         self.loader = build_train_loader(replace_batch(cfg, batch, workers), dataset, df)
         self.epoch = 0
         self.optimizer = build_optimizer(
@@ -202,7 +202,7 @@ def timed(fn, steps: int, loader=None) -> tuple[float, float]:
 
 def profile(cfg, net, images, df, batch: int, workers: int, batches: int = 6) -> dict:
     """Per-batch costs of each stage, measured one at a time in this process."""
-    aug = build_augment(cfg.train.augment, cfg.train.hflip, cfg.train.zoom_out)
+    aug = build_augment(cfg.train.augment, cfg.train.hflip)
     dataset = PhotoDataset(images, df, BRANDS, aug)
     n = batches * batch
     t = time.perf_counter()
