@@ -104,3 +104,20 @@ def test_band_cli_sweeps_targets_from_a_runs_parcels(tmp_path, capsys):
     assert loose["test_coverage"] > strict["test_coverage"] > 0
     assert loose["test_error"] <= 0.1 and strict["test_error"] <= 0.02
     assert main([str(tmp_path / "missing")]) == 2
+
+
+def test_ece_floor_is_what_a_perfectly_calibrated_model_shows_and_shrinks_with_n():
+    from train.metrics import ece, ece_floor
+
+    rng = np.random.default_rng(5)
+    p, y = simulated(360, rng)
+    floor = ece_floor(p)
+    # Outcomes drawn from p itself: ECE is noise only, and the floor predicts its size.
+    observed = [ece((rng.random(360) < p).astype(float), p) for _ in range(300)]
+    assert abs(np.mean(observed) - floor) < 0.01
+    assert 0.02 < floor < 0.1  # about 0.05 at 360 parcels: the size of issue #4's target
+    assert ece_floor(simulated(20000, rng)[0]) < floor / 4
+    # A miscalibrated model sits well above its floor.
+    skewed = np.clip(p * 0.6 + 0.2, 0, 1)
+    assert ece(y, skewed) > 2 * ece_floor(skewed)
+    assert ece_floor(np.array([])) is None

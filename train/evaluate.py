@@ -58,7 +58,7 @@ def _metrics(photos: pd.DataFrame, brand_probs, readable, inspector) -> dict:
     has_brand = (photos["brand"] != "").any()
     drop = set()
     if not has_label:
-        drop |= {"photo_auroc", "parcel_auroc", "ece", "photo_ece", "parcel_accuracy_at_0.5",
+        drop |= {"photo_auroc", "parcel_auroc", "ece", "ece_floor", "photo_ece", "parcel_accuracy_at_0.5",
                  "n_counterfeit_parcels", "n_genuine_parcels"}
     if not has_brand:
         drop |= {"brand_accuracy", "photo_brand_accuracy"}

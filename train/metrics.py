@@ -42,6 +42,19 @@ def ece(y: np.ndarray, p: np.ndarray, bins: int = ECE_BINS) -> float | None:
     return float(total)
 
 
+def ece_floor(p: np.ndarray, bins: int = ECE_BINS, draws: int = 200, seed: int = 0) -> float | None:
+    """The ECE a perfectly calibrated model with these probabilities would show on this many
+    parcels, on average: outcomes drawn from the probabilities themselves. ECE is biased upwards
+    on small sets (about 0.05 on 360 parcels), so an ECE near this floor is all a set of this
+    size can tell apart from perfect calibration."""
+    p = np.asarray(p, float)
+    p = p[np.isfinite(p)]
+    if len(p) == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    return float(np.mean([ece((rng.random(len(p)) < p).astype(float), p, bins) for _ in range(draws)]))
+
+
 def pool_parcels(
     photos: pd.DataFrame, brand_probs: np.ndarray, brands: list[str], pooling: str, temperature=1.0
 ) -> pd.DataFrame:
@@ -130,6 +143,7 @@ def summarize(photos: pd.DataFrame, parcels: pd.DataFrame) -> dict[str, float | 
         "photo_auroc": auroc(labelled["target"], labelled["logit"]),
         "parcel_auroc": auroc(p_lab["target"], p_lab["logit"]),
         "ece": ece(p_lab["target"], p_lab["prob"]) if len(p_lab) else None,
+        "ece_floor": ece_floor(p_lab["prob"]) if len(p_lab) else None,
         "photo_ece": ece(labelled["target"], sigmoid(labelled["logit"])) if len(labelled) else None,
         "brand_accuracy": brand_accuracy(parcels["brand"], parcels.get("brand_pred", pd.Series())),
         "photo_brand_accuracy": brand_accuracy(
