@@ -224,6 +224,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
 
     # Fine-tune; keep the epoch with the best validation parcel AUROC (the last without val).
     best = (-np.inf, None, -1)
+    best_val = None  # the best epoch's validation outputs, reused by calibration (same weights)
     start_epoch = 0
     if resume is not None:
         net.load_state_dict(resume["model"])
@@ -252,8 +253,9 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
         tracking.log_metrics(losses, "train", step=epoch)
         line = f"epoch {epoch + 1}: loss {losses['loss']:.4f} ({losses['epoch_seconds']:.0f}s)"
         score = float(epoch)
-        if len(val):
-            v = summarize(*score_split(val, infer_split("val"), brands, DEFAULT_POOLING))
+        val_out = infer_split("val", features=True) if len(val) else None
+        if val_out is not None:
+            v = summarize(*score_split(val, val_out[:2], brands, DEFAULT_POOLING))
             tracking.log_metrics(
                 {k: v[k] for k in ("photo_auroc", "parcel_auroc", "brand_accuracy", "ece")}, "val", step=epoch
             )
@@ -266,6 +268,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
             print(line)
         if score > best[0]:
             best = (score, {k: t.detach().clone() for k, t in net.state_dict().items()}, epoch)
+            best_val = val_out
             if run_id is not None and ctx.main:
                 checkpoint.save_atomic({"epoch": epoch, "score": score, "model": best[1]},
                                        checkpoint.folder(cfg.output_dir) / checkpoint.BEST)
@@ -282,7 +285,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
     # Calibrate on validation parcels: pooling, temperatures, parcel recalibration, review band.
     cal = Calibration.fixed(cfg)
     if len(val):
-        *val_outputs, val_features = infer_split("val", features=True)
+        *val_outputs, val_features = best_val if best_val is not None else infer_split("val", features=True)
         cal, val_parcels = calibrate(cfg, val, val_outputs, brands)
         if ctx.main:
             # The band is a policy: `python -m train.band` re-chooses it for other targets from this.
