@@ -257,6 +257,13 @@ def test_run_writes_its_test_split_as_a_holdout_manifest(smoke_run):
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["n_photos"] == len(held)
+    # The same parcels through the shipped model give the run's own test numbers: pooling and
+    # parcel recalibration included (ECE is measured on the probability the app is given).
+    parcels = pd.read_csv(smoke_run["output_dir"] / "test_parcels.csv")
+    from train.metrics import ece
+
+    assert out["ece"] == pytest.approx(ece(parcels["target"], parcels["prob"]), abs=1e-3)
+    assert out["parcel_auroc"] == pytest.approx(smoke_run["result"]["test"]["parcel_auroc"], abs=1e-3)
     assert set(out["by"]) == set(held["view"])
     assert sum(v["n_photos"] for v in out["by"].values()) == len(held)
     bad = run_module(

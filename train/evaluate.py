@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from infer.inspector import Inspector
 from infer.manifest import ManifestError, read_manifest
-from train.metrics import pool_parcels, summarize
+from train.metrics import apply_parcel_calibration, pool_parcels, summarize
 
 CHUNK = 256
 
@@ -51,7 +51,10 @@ def evaluate(inspector: Inspector, manifest: str, by: str | None = None) -> dict
 
 
 def _metrics(photos: pd.DataFrame, brand_probs, readable, inspector) -> dict:
-    parcels = pool_parcels(photos, brand_probs, inspector.brands, inspector.pooling)
+    # The parcel probability the app is given: pooled, then the model's parcel recalibration.
+    parcels = apply_parcel_calibration(
+        pool_parcels(photos, brand_probs, inspector.brands, inspector.pooling), inspector.parcel_calibration
+    )
     metrics = summarize(photos[readable], parcels)
     metrics["n_unreadable"] = int((~readable).sum())
     has_label = np.isfinite(photos["target"]).any()
