@@ -1,10 +1,12 @@
 """Training augmentation: the zoom-out option shrinks photos inside the frame, and only when asked."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from infer.preprocess import PAD_VALUE
 from train.augment import build_augment
+from train.data import PhotoDataset
 
 
 def pad_share(image: np.ndarray) -> float:
@@ -36,10 +38,6 @@ def test_zoom_out_outside_its_range_is_refused(bad):
 
 
 def test_zoom_out_reaches_only_photos_without_a_counterfeit_label():
-    import pandas as pd
-
-    from train.data import PhotoDataset
-
     white = np.full((4, 64, 64, 3), 255, np.uint8)
     df = pd.DataFrame({"target": [1.0, 0.0, np.nan, np.nan], "brand": ["a", "b", "a", "b"]})
     plain = build_augment("none")  # None: photos with a counterfeit label pass unchanged

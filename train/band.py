@@ -15,7 +15,11 @@ most cautious candidates decide too few parcels to ever pass.
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -112,11 +116,6 @@ def sweep(val: pd.DataFrame, test: pd.DataFrame | None, targets, delta: float = 
 def main(argv=None) -> int:
     """`python -m train.band RUN_DIR`: the review band a finished run would choose at other
     target errors, from its val_parcels.csv, and what that band does on its test_parcels.csv."""
-    import argparse
-    import json
-    import sys
-    from pathlib import Path
-
     parser = argparse.ArgumentParser(prog="python -m train.band", description=main.__doc__)
     parser.add_argument("run_dir", help="a run's output_dir (holds val_parcels.csv)")
     parser.add_argument("--targets", type=float, nargs="+", default=[0.02, 0.05, 0.1, 0.2])
