@@ -59,15 +59,18 @@ def error_upper_bound(errors: int, n: int, delta: float) -> float:
     return float(beta.ppf(1 - delta, errors + 1, n - errors))
 
 
-def auto_decided(p: np.ndarray, c: float) -> np.ndarray:
-    return (p >= c) | (p < 1 - c)
+def decided_errors(p: np.ndarray, y: np.ndarray, genuine_below: float,
+                   counterfeit_above: float) -> tuple[int, int]:
+    """(decided automatically, wrong among them): genuine below one threshold, counterfeit at or
+    above the other, the rest to review."""
+    auto = (p < genuine_below) | (p >= counterfeit_above)
+    wrong = auto & ((p >= counterfeit_above) != (y == 1))
+    return int(auto.sum()), int(wrong.sum())
 
 
 def selective_error(p: np.ndarray, y: np.ndarray, c: float) -> tuple[int, int]:
     """(decided automatically, wrong among them) at confidence `c`."""
-    auto = auto_decided(p, c)
-    wrong = auto & ((p >= c) != (y == 1))
-    return int(auto.sum()), int(wrong.sum())
+    return decided_errors(p, y, 1 - c, c)
 
 
 GRID = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.98, 0.99, 0.995)

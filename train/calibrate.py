@@ -12,7 +12,7 @@ from infer.calibration import ParcelCalibration
 from infer.model import softmax
 from infer.verdict import Thresholds
 from train import tracking
-from train.band import Band, choose_band
+from train.band import Band, choose_band, decided_errors
 from train.metrics import (
     apply_parcel_calibration,
     choose_pooling,
@@ -104,9 +104,8 @@ def band_metrics(parcels: pd.DataFrame, thresholds: Thresholds) -> dict:
     lab = parcels[np.isfinite(parcels["target"])]
     if lab.empty:
         return {}
-    p, y = lab["prob"].to_numpy(float), lab["target"].to_numpy(float)
-    auto = (p < thresholds.genuine_below) | (p >= thresholds.counterfeit_above)
-    wrong = auto & ((p >= thresholds.counterfeit_above) != (y == 1))
-    return {"auto_coverage": float(auto.mean()),
-            "auto_error": float(wrong.sum() / auto.sum()) if auto.any() else 0.0,
-            "auto_decided": int(auto.sum())}
+    n_auto, errors = decided_errors(lab["prob"].to_numpy(float), lab["target"].to_numpy(float),
+                                    thresholds.genuine_below, thresholds.counterfeit_above)
+    return {"auto_coverage": n_auto / len(lab),
+            "auto_error": errors / n_auto if n_auto else 0.0,
+            "auto_decided": n_auto}
