@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -13,6 +14,12 @@ from infer.preprocess import normalize
 from infer.weights import load_backbone_weights
 
 TTA_MODES = ("none", "hflip")
+# How the counterfeit head turns the backbone's feature map into one logit per photo.
+# "avg": a linear head on average-pooled features (every model up to version 10).
+# "lse": the linear head scores every location of the map and a log-mean-exp pools the scores,
+# so one flawed patch (a misspelt word, a stretch of skipped stitches) need not outweigh the
+# rest of the photo, as a mean over the map makes it; the parcel pooling does the same over photos.
+CF_POOLS = ("avg", "lse")
 
 
 @dataclass
@@ -31,6 +38,7 @@ class NetSpec:
     # data): one output per kind of flaw, so a union of a dozen different cues is not learned as
     # one. Empty: no such head. Serving ignores it.
     defects: list[str] = field(default_factory=list)
+    cf_pool: str = "avg"  # one of CF_POOLS; older packages lack the key and load as "avg"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -54,6 +62,8 @@ class InspectorNet(nn.Module):
         self.counterfeit_head = nn.Linear(features, 1)
         self.brand_head = nn.Linear(features, max(1, len(spec.brands)))
         self.defect_head = nn.Linear(features, len(spec.defects)) if spec.defects else None
+        if spec.cf_pool not in CF_POOLS:
+            raise ValueError(f"cf_pool must be one of {CF_POOLS}, got {spec.cf_pool!r}")
 
     def forward(self, images: torch.Tensor, defects: bool = False):
         """(counterfeit logit [N], brand logits [N, B]); a tuple keeps export to ONNX simple.
@@ -73,9 +83,20 @@ class InspectorNet(nn.Module):
         return cf, brand, features
 
     def _outputs(self, images: torch.Tensor):
-        features = self.backbone(images)
+        if self.spec.cf_pool == "avg":
+            features = self.backbone(images)
+            dropped = self.dropout(features)
+            return self.counterfeit_head(dropped).squeeze(-1), self.brand_head(dropped), features, dropped
+        fmap = self.backbone.forward_features(images)
+        if fmap.ndim != 4:
+            raise ValueError(f"cf_pool={self.spec.cf_pool!r} needs a convolutional feature map; "
+                             f"{self.spec.backbone} gives shape {tuple(fmap.shape)}")
+        features = self.backbone.forward_head(fmap, pre_logits=True)
         dropped = self.dropout(features)
-        return self.counterfeit_head(dropped).squeeze(-1), self.brand_head(dropped), features, dropped
+        # The same linear head at every location, then a soft maximum over the locations.
+        scores = self.counterfeit_head(self.dropout(fmap.flatten(2).transpose(1, 2))).squeeze(-1)
+        cf = torch.logsumexp(scores, dim=1) - math.log(scores.shape[1])
+        return cf, self.brand_head(dropped), features, dropped
 
 
 def create_backbone(name: str, weights: str | None = "imagenet") -> tuple[nn.Module, dict]:
@@ -97,10 +118,20 @@ def create_inspector_net(
     dropout: float = 0.2,
     tta: str = "none",
     defects: list[str] | None = None,
+    cf_pool: str = "avg",
 ) -> InspectorNet:
     if tta not in TTA_MODES:
         raise ValueError(f"tta must be one of {TTA_MODES}, got {tta!r}")
+    if cf_pool not in CF_POOLS:
+        raise ValueError(f"cf_pool must be one of {CF_POOLS}, got {cf_pool!r}")
     backbone, cfg = create_backbone(name, weights)
+    if cf_pool != "avg":
+        # Fail before any training step, not at the first batch: the pooling needs a 2-D map.
+        with torch.no_grad():
+            shape = tuple(backbone.forward_features(torch.zeros(1, 3, image_size, image_size)).shape)
+        if len(shape) != 4:
+            raise ValueError(f"cf_pool={cf_pool!r} needs a convolutional feature map; {name} "
+                             f"gives shape {shape}")
     spec = NetSpec(
         backbone=name,
         brands=list(brands or []),
@@ -110,6 +141,7 @@ def create_inspector_net(
         dropout=dropout,
         tta=tta,
         defects=list(defects or []),
+        cf_pool=cf_pool,
     )
     return InspectorNet(spec, backbone)
 

@@ -76,6 +76,14 @@ def test_single_manifest_override_becomes_a_list():
     assert cfg.data.manifests == ["shoes/labels.csv:2"]
 
 
+def test_manifest_list_override_with_filters():
+    # YAML alone reads `?` in a flow list as a mapping key and fails.
+    cfg = load_config(DEFAULT, ["data.manifests=[a/m.csv?view=label, b/m.csv?kind!=thumbnail:2]"])
+    assert cfg.data.manifests == ["a/m.csv?view=label", "b/m.csv?kind!=thumbnail:2"]
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(DEFAULT, ["train.lr={a: [1"])
+
+
 def test_integer_accepted_for_float_field():
     cfg = load_config(DEFAULT, ["train.lr=1"])
     assert cfg.train.lr == 1.0 and isinstance(cfg.train.lr, float)

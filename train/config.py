@@ -83,6 +83,9 @@ class ModelConfig:
     init: str = ""
     # Test-time augmentation shipped with the model: "none" or "hflip" (2x inference cost).
     tta: str = "none"
+    # Counterfeit head over the feature map: "avg" (pooled features) or "lse" (each location
+    # scored, log-mean-exp over locations); see infer/model.py: CF_POOLS.
+    cf_pool: str = "avg"
 
 
 @dataclass
@@ -244,7 +247,16 @@ def parse_override(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise ConfigError(f"override {text!r} is not of the form key=value (e.g. train.epochs=3)")
     key, raw = text.split("=", 1)
-    value = yaml.safe_load(raw) if raw != "" else ""
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError as exc:
+        if raw.startswith("[") and raw.endswith("]"):
+            # `[a.csv?view=label, b.csv]`: a `?` inside a YAML flow list starts a mapping key;
+            # manifest entries are plain strings, so read the list as such.
+            value = [item.strip().strip("'\"") for item in raw[1:-1].split(",") if item.strip()]
+        else:
+            problem = str(exc).splitlines()[0]
+            raise ConfigError(f"override {text!r}: the value is not valid YAML ({problem})") from exc
     return key.strip(), value
 
 

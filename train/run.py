@@ -177,7 +177,8 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
     # Model and optimisation.
     defects = defect_vocabulary(train_df) if cfg.train.defect_loss_weight > 0 else []
     net = create_inspector_net(
-        cfg.model.name, brands, cfg.model.weights, size, cfg.model.dropout, cfg.model.tta, defects
+        cfg.model.name, brands, cfg.model.weights, size, cfg.model.dropout, cfg.model.tta, defects,
+        cfg.model.cf_pool,
     )
     if cfg.model.init:
         report = init_from(net, cfg.model.init)
