@@ -14,12 +14,13 @@ from infer.preprocess import normalize
 from infer.weights import load_backbone_weights
 
 TTA_MODES = ("none", "hflip")
-# How the counterfeit head turns the backbone's feature map into one logit per photo.
+# How a head turns the backbone's feature map into logits per photo.
 # "avg": a linear head on average-pooled features (every model up to version 10).
 # "lse": the linear head scores every location of the map and a log-mean-exp pools the scores,
-# so one flawed patch (a misspelt word, a stretch of skipped stitches) need not outweigh the
-# rest of the photo, as a mean over the map makes it; the parcel pooling does the same over photos.
-CF_POOLS = ("avg", "lse")
+# so one patch (a misspelt word, a stretch of skipped stitches, a small logo in a street photo)
+# need not outweigh the rest of the photo, as a mean over the map makes it; the parcel pooling
+# does the same over photos.
+POOLS = ("avg", "lse")
 
 
 @dataclass
@@ -38,7 +39,9 @@ class NetSpec:
     # data): one output per kind of flaw, so a union of a dozen different cues is not learned as
     # one. Empty: no such head. Serving ignores it.
     defects: list[str] = field(default_factory=list)
-    cf_pool: str = "avg"  # one of CF_POOLS; older packages lack the key and load as "avg"
+    # One of POOLS for each head; packages saved before these keys load as "avg".
+    cf_pool: str = "avg"
+    brand_pool: str = "avg"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,8 +65,7 @@ class InspectorNet(nn.Module):
         self.counterfeit_head = nn.Linear(features, 1)
         self.brand_head = nn.Linear(features, max(1, len(spec.brands)))
         self.defect_head = nn.Linear(features, len(spec.defects)) if spec.defects else None
-        if spec.cf_pool not in CF_POOLS:
-            raise ValueError(f"cf_pool must be one of {CF_POOLS}, got {spec.cf_pool!r}")
+        _check_pools(spec.cf_pool, spec.brand_pool)
 
     def forward(self, images: torch.Tensor, defects: bool = False):
         """(counterfeit logit [N], brand logits [N, B]); a tuple keeps export to ONNX simple.
@@ -83,20 +85,30 @@ class InspectorNet(nn.Module):
         return cf, brand, features
 
     def _outputs(self, images: torch.Tensor):
-        if self.spec.cf_pool == "avg":
+        if self.spec.cf_pool == "avg" and self.spec.brand_pool == "avg":
             features = self.backbone(images)
             dropped = self.dropout(features)
             return self.counterfeit_head(dropped).squeeze(-1), self.brand_head(dropped), features, dropped
         fmap = self.backbone.forward_features(images)
-        if fmap.ndim != 4:
-            raise ValueError(f"cf_pool={self.spec.cf_pool!r} needs a convolutional feature map; "
-                             f"{self.spec.backbone} gives shape {tuple(fmap.shape)}")
-        features = self.backbone.forward_head(fmap, pre_logits=True)
+        features = self.backbone.forward_head(fmap, pre_logits=True)  # what OOD scores read
         dropped = self.dropout(features)
-        # The same linear head at every location, then a soft maximum over the locations.
-        scores = self.counterfeit_head(self.dropout(fmap.flatten(2).transpose(1, 2))).squeeze(-1)
-        cf = torch.logsumexp(scores, dim=1) - math.log(scores.shape[1])
-        return cf, self.brand_head(dropped), features, dropped
+        cells = self.dropout(fmap.flatten(2).transpose(1, 2))  # [N, locations, D]
+
+        def pooled(head: nn.Linear, pool: str) -> torch.Tensor:
+            if pool == "avg":
+                return head(dropped)
+            # The same linear head at every location, then a soft maximum over the locations.
+            scores = head(cells)
+            return torch.logsumexp(scores, dim=1) - math.log(scores.shape[1])
+
+        cf = pooled(self.counterfeit_head, self.spec.cf_pool).squeeze(-1)
+        return cf, pooled(self.brand_head, self.spec.brand_pool), features, dropped
+
+
+def _check_pools(*pools: str) -> None:
+    for pool in pools:
+        if pool not in POOLS:
+            raise ValueError(f"cf_pool and brand_pool must be one of {POOLS}, got {pool!r}")
 
 
 def create_backbone(name: str, weights: str | None = "imagenet") -> tuple[nn.Module, dict]:
@@ -119,18 +131,18 @@ def create_inspector_net(
     tta: str = "none",
     defects: list[str] | None = None,
     cf_pool: str = "avg",
+    brand_pool: str = "avg",
 ) -> InspectorNet:
     if tta not in TTA_MODES:
         raise ValueError(f"tta must be one of {TTA_MODES}, got {tta!r}")
-    if cf_pool not in CF_POOLS:
-        raise ValueError(f"cf_pool must be one of {CF_POOLS}, got {cf_pool!r}")
+    _check_pools(cf_pool, brand_pool)
     backbone, cfg = create_backbone(name, weights)
-    if cf_pool != "avg":
+    if "lse" in (cf_pool, brand_pool):
         # Fail before any training step, not at the first batch: the pooling needs a 2-D map.
         with torch.no_grad():
             shape = tuple(backbone.forward_features(torch.zeros(1, 3, image_size, image_size)).shape)
         if len(shape) != 4:
-            raise ValueError(f"cf_pool={cf_pool!r} needs a convolutional feature map; {name} "
+            raise ValueError(f"pooling 'lse' needs a convolutional feature map; {name} "
                              f"gives shape {shape}")
     spec = NetSpec(
         backbone=name,
@@ -142,6 +154,7 @@ def create_inspector_net(
         tta=tta,
         defects=list(defects or []),
         cf_pool=cf_pool,
+        brand_pool=brand_pool,
     )
     return InspectorNet(spec, backbone)
 

@@ -1,4 +1,4 @@
-"""The counterfeit head's pooling over the feature map (`model.cf_pool`)."""
+"""How each head pools over the feature map (`model.cf_pool`, `model.brand_pool`)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,23 @@ def test_lse_is_a_soft_maximum_of_the_scores_the_avg_head_averages():
     assert torch.all(cf_lse > cf_avg) and torch.all(cf_lse <= scores.max(1).values + 1e-5)
 
 
+def test_brand_lse_pools_each_brand_over_locations_and_leaves_counterfeit_alone():
+    torch.manual_seed(0)
+    net = create_inspector_net("tf_efficientnet_lite0", ["a", "b", "c"], "none", SIZE, brand_pool="lse").eval()
+    avg = create_inspector_net("tf_efficientnet_lite0", ["a", "b", "c"], "none", SIZE).eval()
+    avg.load_state_dict(net.state_dict(), strict=True)
+    x = torch.randn(2, 3, SIZE, SIZE)
+    with torch.no_grad():
+        cf, brand = net(x)
+        cf_avg, brand_avg = avg(x)
+        _, _, features = net.forward_all(x)
+        scores = net.brand_head(net.backbone.forward_features(x).flatten(2).transpose(1, 2))  # [N, L, B]
+    torch.testing.assert_close(cf, cf_avg)
+    torch.testing.assert_close(features, avg.forward_all(x)[2])  # OOD features stay average-pooled
+    torch.testing.assert_close(brand, torch.logsumexp(scores, 1) - np.log(scores.shape[1]))
+    assert torch.all(brand > brand_avg)
+
+
 def test_cf_pool_survives_the_package_and_old_packages_load_as_avg(tmp_path):
     lse, _ = _pair()
     save_package(tmp_path / "new", lse, {}, onnx=False)
@@ -47,8 +64,10 @@ def test_cf_pool_survives_the_package_and_old_packages_load_as_avg(tmp_path):
     np.testing.assert_allclose(predict_arrays(net, x)[0], predict_arrays(lse, x)[0], rtol=1e-5, atol=1e-5)
     old = dict(meta["net"])
     old.pop("cf_pool")
-    assert NetSpec.from_dict(json.loads(json.dumps(old))).cf_pool == "avg"
-    assert build_from_spec(NetSpec.from_dict(old)).spec.cf_pool == "avg"
+    old.pop("brand_pool")
+    spec = NetSpec.from_dict(json.loads(json.dumps(old)))
+    assert (spec.cf_pool, spec.brand_pool) == ("avg", "avg")
+    assert build_from_spec(spec).spec.cf_pool == "avg"
 
 
 def test_lse_exports_to_onnx_with_the_same_scores(tmp_path):
@@ -62,7 +81,9 @@ def test_lse_exports_to_onnx_with_the_same_scores(tmp_path):
 
 
 def test_unknown_pool_and_tokens_backbone_are_refused_at_creation():
-    with pytest.raises(ValueError, match="cf_pool must be one of"):
+    with pytest.raises(ValueError, match="must be one of"):
         create_inspector_net("tf_efficientnet_lite0", ["a"], "none", SIZE, cf_pool="max")
+    with pytest.raises(ValueError, match="must be one of"):
+        create_inspector_net("tf_efficientnet_lite0", ["a"], "none", SIZE, brand_pool="gem")
     with pytest.raises(ValueError, match="needs a convolutional feature map"):
-        create_inspector_net("vit_tiny_patch16_224", ["a"], "none", 224, cf_pool="lse")
+        create_inspector_net("vit_tiny_patch16_224", ["a"], "none", 224, brand_pool="lse")

@@ -83,9 +83,10 @@ class ModelConfig:
     init: str = ""
     # Test-time augmentation shipped with the model: "none" or "hflip" (2x inference cost).
     tta: str = "none"
-    # Counterfeit head over the feature map: "avg" (pooled features) or "lse" (each location
-    # scored, log-mean-exp over locations); see infer/model.py: CF_POOLS.
+    # Each head over the feature map: "avg" (pooled features) or "lse" (each location scored,
+    # log-mean-exp over locations); see infer/model.py: POOLS.
     cf_pool: str = "avg"
+    brand_pool: str = "avg"
 
 
 @dataclass

@@ -178,7 +178,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
     defects = defect_vocabulary(train_df) if cfg.train.defect_loss_weight > 0 else []
     net = create_inspector_net(
         cfg.model.name, brands, cfg.model.weights, size, cfg.model.dropout, cfg.model.tta, defects,
-        cfg.model.cf_pool,
+        cfg.model.cf_pool, cfg.model.brand_pool,
     )
     if cfg.model.init:
         report = init_from(net, cfg.model.init)
@@ -312,8 +312,11 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
         ok = splits["test"]["readable"].to_numpy()
         if ood is not None and ok.any():
             test["ood_flag_rate"] = float((ood.score(test_features[ok]) > ood.threshold).mean())
-        if net.spec.tta == "none":
-            # What mirrored-photo averaging would add, measured on the same test photos.
+        if net.spec.tta == "none" and cfg.train.hflip:
+            # What mirrored-photo averaging would add, measured on the same test photos. Only for
+            # models trained on mirrored photos: for the others (synthetic sets, where mirrored
+            # label text is a cue) a mirrored photo is out of distribution and the number says
+            # nothing, while it costs a second pass over the test photos.
             net.spec.tta = "hflip"
             flipped = summarize(*score_split(
                 splits["test"], infer_split("test"), brands, cal.pooling, cal.cf_temp, cal.brand_temp))
