@@ -350,3 +350,25 @@ def test_shared_data_manifests_load(manifest):
     assert all(Path(p).is_file() for p in df["path"][:20])
     assert set(df["label"].dropna()) <= {"genuine", "counterfeit"}
     assert df["parcel_id"].str.len().gt(0).all()
+
+
+def test_split_and_folds_keep_a_group_together(tmp_path):
+    """Twin parcels (or one seller's listings) share `group`: never on both sides of a split."""
+    from train.data import assign_folds, load_sources, parse_source
+
+    rows = ["path,label,brand,parcel_id,group"]
+    for g in range(30):
+        for k, label in enumerate(("counterfeit", "genuine")):
+            group = f"G{g}" if g % 3 else ""
+            rows.append(f"p{g}-{k}.jpg,{label},kestra,P{g}-{k},{group}")
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    df = load_sources([parse_source(str(tmp_path / "m.csv"))])
+    split = split_by_parcel(df, 0.2, 0.2, seed=1)
+    folds = assign_folds(df, 4, seed=1)
+    grouped = df["group"] != ""
+    for assignment in (split, folds):
+        per_group = assignment[grouped].groupby(df.loc[grouped, "group"]).nunique()
+        assert (per_group == 1).all()
+        # Ungrouped parcels are still dealt one by one.
+        assert assignment[~grouped].groupby(df.loc[~grouped, "parcel_id"]).nunique().max() == 1
+    assert set(split) == {"train", "val", "test"} and set(folds) == {0, 1, 2, 3}

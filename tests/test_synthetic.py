@@ -113,3 +113,35 @@ def test_difficulty_float_and_share(tmp_path: Path):
     assert {r["strength"] for r in rows} == {"1.000"}
     with pytest.raises(ValueError):
         generate_dataset(tmp_path / "e", n_parcels=2, difficulty="extreme", progress=False)
+
+
+def test_twins_differ_only_where_the_fake_shows_a_flaw(tmp_path: Path):
+    m = generate_dataset(tmp_path / "t", n_parcels=12, seed=4, image_size=SIZE, workers=1,
+                         progress=False, twins=True)
+    rows = _rows(m)
+    by_parcel = defaultdict(list)
+    for r in rows:
+        by_parcel[r["parcel_id"]].append(r)
+    pairs = defaultdict(list)
+    for pid, photos in by_parcel.items():
+        assert len({r["group"] for r in photos}) == 1
+        pairs[photos[0]["group"]].append(pid)
+    assert len(pairs) == 6 and all(len(p) == 2 for p in pairs.values())
+    clean_views_identical = 0
+    for group, (fake_id, twin_id) in pairs.items():
+        fake, twin = by_parcel[fake_id], by_parcel[twin_id]
+        assert fake_id == group and {fake[0]["label"], twin[0]["label"]} == {"counterfeit", "genuine"}
+        assert twin[0]["label"] == "genuine" and not any(r["defects"] for r in twin)
+        assert fake[0]["brand"] == twin[0]["brand"]
+        assert [r["view"] for r in fake] == [r["view"] for r in twin]  # the same photos taken
+        for f, t in zip(fake, twin, strict=True):
+            same = (m.parent / f["path"]).read_bytes() == (m.parent / t["path"]).read_bytes()
+            if f["visible_defects"]:
+                assert not same, f"{f['path']} shows {f['visible_defects']} but equals its twin"
+            elif f["view"] in ("label", "box", "logo"):
+                # Close-ups whose flaws are elsewhere are drawn from the same random numbers.
+                assert same, f"{f['path']} shows no flaw but differs from its twin {t['path']}"
+                clean_views_identical += 1
+    assert clean_views_identical >= 1  # the check above ran
+    with pytest.raises(ValueError, match="twins"):
+        generate_dataset(tmp_path / "odd", n_parcels=5, twins=True, progress=False)

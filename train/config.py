@@ -37,6 +37,9 @@ class SyntheticConfig:
     difficulty: str = "mixed"
     image_size: int = 224
     weight: float = 1.0
+    # Pair every fake with its genuine twin (same shoe, photos and scene, no defects): see
+    # train/synthetic/generate.py. Pairs share `group`, so a split never parts them.
+    twins: bool = False
 
 
 @dataclass

@@ -72,6 +72,11 @@ def load_sources(sources: list[Source]) -> pd.DataFrame:
         # Missing files are left to the decoder: reported, counted and skipped like broken ones.
         df = _apply_filters(read_manifest(src.manifest, check_files=False, source=f"{i}:{src.name}"), src)
         df["parcel_id"] = df["source"] + "/" + df["parcel_id"]
+        # What a split keeps together: the manifest's `group` (one shoe in two parcels, one
+        # seller's listings) where given, else the parcel.
+        group = df["group"].fillna("").astype(str).str.strip() if "group" in df else ""
+        df["split_group"] = (df["source"] + "/g/" + group).where(group != "", df["parcel_id"]) \
+            if "group" in df else df["parcel_id"]
         df["source_name"] = src.name
         df["source_weight"] = src.weight
         df["role"] = src.role
@@ -115,11 +120,16 @@ def split_by_parcel(
         n_val = int(round(len(ids) * val_fraction))
         for j, pid in enumerate(ids):
             assignment[pid] = "test" if j < n_test else "val" if j < n_test + n_val else "train"
-    return df["parcel_id"].map(assignment)
+    return _unit(df).map(assignment)
+
+
+def _unit(df: pd.DataFrame) -> pd.Series:
+    """What splits and folds deal out: `split_group` (load_sources) or, without it, the parcel."""
+    return df["split_group"] if "split_group" in df else df["parcel_id"]
 
 
 def _parcel_strata(df: pd.DataFrame) -> pd.DataFrame:
-    parcels = df.groupby("parcel_id").agg(source=("source", "first"), target=("target", "max"))
+    parcels = df.groupby(_unit(df)).agg(source=("source", "first"), target=("target", "max"))
     parcels["stratum"] = parcels["source"] + "|" + parcels["target"].fillna(-1).astype(str)
     return parcels
 
@@ -140,7 +150,7 @@ def assign_folds(df: pd.DataFrame, folds: int, seed: int) -> pd.Series:
         offset += len(ids)  # small strata do not all start at fold 0
     if len(set(fold_of.values())) < folds:
         raise ValueError(f"{len(fold_of)} parcels cannot fill {folds} folds")
-    return df["parcel_id"].map(fold_of)
+    return _unit(df).map(fold_of)
 
 
 def assign_splits(

@@ -105,12 +105,13 @@ def make_splits(cfg: Config, table: pd.DataFrame, split: pd.Series) -> dict[str,
     for name in ("train", "val", "test"):
         part = table[split == name]
         splits[name] = cap_parcels(part, cfg.data.max_parcels, cfg.data.split_seed)
-    seen: set[str] = set()
-    for part in splits.values():
-        ids = set(part["parcel_id"])
-        if seen & ids:
-            raise AssertionError(f"parcel(s) in two splits: {sorted(seen & ids)[:5]}")
-        seen |= ids
+    for column in ("parcel_id", "split_group"):  # a group holds parcels: both must stay whole
+        seen: set[str] = set()
+        for part in splits.values():
+            ids = set(part[column])
+            if seen & ids:
+                raise AssertionError(f"{column}(s) in two splits: {sorted(seen & ids)[:5]}")
+            seen |= ids
     return splits
 
 

@@ -18,7 +18,12 @@ def _wanted(cfg: SyntheticConfig) -> dict:
         "seed": cfg.seed,
         "difficulty": cfg.difficulty,
         "image_size": cfg.image_size,
+        "twins": cfg.twins,
     }
+
+
+# Keys that sets generated before them lack, with the value those sets were made with.
+_BEFORE = {"twins": False}
 
 
 def matches(out_dir: Path, cfg: SyntheticConfig) -> bool:
@@ -30,7 +35,7 @@ def matches(out_dir: Path, cfg: SyntheticConfig) -> bool:
     except json.JSONDecodeError:
         return False
     args = info.get("args", info)
-    return all(_same(args.get(k), v) for k, v in _wanted(cfg).items())
+    return all(_same(args.get(k, _BEFORE.get(k)), v) for k, v in _wanted(cfg).items())
 
 
 def _same(a, b) -> bool:
@@ -59,5 +64,6 @@ def ensure_synthetic(cfg: SyntheticConfig) -> Path:
             seed=cfg.seed,
             difficulty=difficulty,
             image_size=cfg.image_size,
+            twins=cfg.twins,
         )
     )

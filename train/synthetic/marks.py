@@ -41,9 +41,11 @@ def natural(kind: str, rng: np.random.Generator) -> dict:
     return g
 
 
-def flawed(kind: str, rng: np.random.Generator, strength: float) -> tuple[dict, list[str]]:
-    """A counterfeit mark: one or two parameters off (three at high strength)."""
-    g = natural(kind, rng)
+def flawed(kind: str, rng: np.random.Generator, strength: float,
+           base: dict | None = None) -> tuple[dict, list[str]]:
+    """A counterfeit mark: one or two parameters off (three at high strength). `base`: the
+    genuine mark it copies (drawn with `natural` when not given)."""
+    g = dict(natural(kind, rng) if base is None else base)
     options = list(_FLAWS[kind])
     if strength < 0.55:  # a wrong element count is never subtle
         options = [o for o in options if o not in ("count", "points")]

@@ -117,14 +117,17 @@ _TEXT_KEYS = ("wordmark", "size_a", "size_b", "style", "made", "date", "model", 
               "uk_h", "uk_v", "eur_h", "eur_v", "cm_h", "cm_v")
 
 
+def _print_tolerance(pr: labels.Print, rng) -> labels.Print:
+    """Genuine print tolerance: lines a hair off, ink a little lighter or darker."""
+    for k in (ln.key for ln in pr.lines if ln.key in _TEXT_KEYS):
+        pr = pr.edit(k, dx=float(rng.normal(0, 0.004)))
+    return _ink(pr, rng)
+
+
 def _print_flaws(pr: labels.Print, defects, surface: str, surfaces: dict, brand: Brand,
                  country: str, s: float, rng) -> labels.Print:
     keys = [ln.key for ln in pr.lines if ln.key in _TEXT_KEYS]
     body = [k for k in keys if k != "wordmark"]
-    # Genuine print tolerance: lines a hair off, ink a little lighter or darker.
-    for k in keys:
-        pr = pr.edit(k, dx=float(rng.normal(0, 0.004)))
-    pr = _ink(pr, rng)
     here = [d for d in defects if surface in surfaces.get(d, ())]
     if "label_typo" in here:
         pr = _typo(pr, brand, country, 1 if s < 0.5 else 2, rng)
@@ -170,7 +173,12 @@ def _views(defects, surfaces, rng) -> tuple:
 
 
 def make_parcel(index: int, parcel_id: str, brand_name: str, counterfeit: bool, difficulty,
-                rng: np.random.Generator) -> Parcel:
+                rng: np.random.Generator, twin: bool = False) -> Parcel:
+    """`twin=True` (with `counterfeit=True`): the genuine shoe this fake copies. Every random draw
+    is made as for the fake, so shoe, colourway, size, codes, views and scene are the fake's, and
+    only the flaws are left out: a pair that differs in nothing but the defects."""
+    if twin and not counterfeit:
+        raise ValueError("twin=True draws the genuine twin of a counterfeit parcel: pass counterfeit=True")
     brand = BRANDS[brand_name]
     cw = brand.colourways[int(rng.integers(len(brand.colourways)))]
     colours = {k: _jitter_colour(getattr(cw, k), rng) for k in
@@ -195,21 +203,27 @@ def make_parcel(index: int, parcel_id: str, brand_name: str, counterfeit: bool, 
     suspected = found or dz.draw_defects(rng)
     surfaces = {d: dz.draw_surfaces(d, rng) for d in suspected if d in dz.LABEL_DEFECTS}
 
+    printed = country
     if "label_country" in found:
-        country = str(rng.choice([c for c in COUNTRIES if c not in brand.countries]))
+        printed = str(rng.choice([c for c in COUNTRIES if c not in brand.countries]))
+        country = country if twin else printed
     tag_t, box_t = _texts(brand, size, country, style, model, rng)
-    tag = labels.tag_layout(brand, tag_t)
-    box = labels.box_layout(brand, box_t)
-    tag = _print_flaws(tag, found, "label", surfaces, brand, country, s, rng)
-    box = _print_flaws(box, found, "box", surfaces, brand, country, s, rng)
+    prints = []
+    for surface, layout in (("label", labels.tag_layout(brand, tag_t)),
+                            ("box", labels.box_layout(brand, box_t))):
+        pr = _print_tolerance(layout, rng)
+        flawed = _print_flaws(pr, found, surface, surfaces, brand, printed, s, rng)
+        prints.append(pr if twin else flawed)
+    tag, box = prints
 
+    mark_geom = marks.natural(brand.mark, rng)
     if "logo_geometry" in found:
-        mark_geom, _ = marks.flawed(brand.mark, rng, s)
-    else:
-        mark_geom = marks.natural(brand.mark, rng)
+        flawed_geom, _ = marks.flawed(brand.mark, rng, s, base=mark_geom)
+        mark_geom = mark_geom if twin else flawed_geom
     mark_colour = colours["mark"]
     if "logo_shade" in found:
-        mark_colour = dz.shaded_mark(colours["mark"], s, rng)
+        shaded = dz.shaded_mark(colours["mark"], s, rng)
+        mark_colour = mark_colour if twin else shaded
 
     glue = ()
     if "glue_stain" in found:
@@ -219,12 +233,15 @@ def make_parcel(index: int, parcel_id: str, brand_name: str, counterfeit: bool, 
         glue = tuple((float(x), float((0.026 + 0.03 * s) * rng.uniform(0.85, 1.15)),
                       float(0.65 + 0.3 * s)) for x in xs)
     rough = 0.007 + 0.012 * s if "rough_edges" in found else 0.0
+    flaws = dz.stitch_flaws(found, s, rng)
+    if twin:
+        glue, rough, flaws = (), 0.0, replace(flaws, wavy=0.0, uneven=0.0, irregular=0.0)
 
     p = Parcel(
-        index=index, parcel_id=parcel_id, brand=brand, counterfeit=counterfeit,
-        strength=strength, defects=found, surfaces=surfaces, colours=colours,
-        mark_colour=mark_colour, sil=sil, mark_geom=mark_geom, mark_pose=mark_pose,
-        flaws=dz.stitch_flaws(found, s, rng), tag=tag, box=box, glue=glue, rough=rough,
+        index=index, parcel_id=parcel_id, brand=brand, counterfeit=counterfeit and not twin,
+        strength=None if twin else strength, defects=() if twin else found, surfaces=surfaces,
+        colours=colours, mark_colour=mark_colour, sil=sil, mark_geom=mark_geom,
+        mark_pose=mark_pose, flaws=flaws, tag=tag, box=box, glue=glue, rough=rough,
         wear=wear, dust=dust,
     )
     p.views = _views(suspected, surfaces, rng)
