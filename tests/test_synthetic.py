@@ -145,3 +145,21 @@ def test_twins_differ_only_where_the_fake_shows_a_flaw(tmp_path: Path):
     assert clean_views_identical >= 1  # the check above ran
     with pytest.raises(ValueError, match="twins"):
         generate_dataset(tmp_path / "odd", n_parcels=5, twins=True, progress=False)
+
+
+def test_sets_stamped_before_twins_existed_still_match(tmp_path: Path):
+    from train.config import SyntheticConfig
+    from train.synthetic_data import matches
+
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "manifest.csv").write_text("path,label\n")
+    stamp = {"format_version": 2, "n_parcels": 10, "seed": 3, "difficulty": "mixed",
+             "image_size": 64, "counterfeit_share": 0.5}
+    (out / "generator.json").write_text(json.dumps(stamp))
+    cfg = SyntheticConfig(out_dir=str(out), parcels=10, seed=3, image_size=64)
+    assert matches(out, cfg)  # no `twins` key: made without twins, reused as such
+    assert not matches(out, SyntheticConfig(out_dir=str(out), parcels=10, seed=3, image_size=64, twins=True))
+    (out / "generator.json").write_text(json.dumps(stamp | {"twins": True}))
+    assert not matches(out, cfg) and matches(out, SyntheticConfig(
+        out_dir=str(out), parcels=10, seed=3, image_size=64, twins=True))
