@@ -40,6 +40,10 @@ class SyntheticConfig:
     # Pair every fake with its genuine twin (same shoe, photos and scene, no defects): see
     # train/synthetic/generate.py. Pairs share `group`, so a split never parts them.
     twins: bool = False
+    # > 0: that many more parcels (other seeds), photographed only in the label and box
+    # close-ups, into `<out_dir>-closeups`; training only, drawn in proportion to their photos.
+    # Text flaws need many more tags than the main set holds (experiments/synthetic-baseline).
+    closeup_parcels: int = 0
 
 
 @dataclass

@@ -28,7 +28,7 @@ class Source:
     weight: float = 1.0
     # (column, "=" or "!=", value): rows kept must match every one.
     filters: tuple = ()
-    # "any": its parcels may land in any split; "test": test split only.
+    # "any": its parcels may land in any split; "test": test split only; "train": train only.
     role: str = "any"
 
     @property
@@ -166,7 +166,7 @@ def assign_splits(
     test and val is carved from the rest."""
     split = pd.Series("train", index=df.index, dtype=object)
     test_only = df["role"] == "test"
-    evaluable = ~test_only
+    evaluable = ~test_only & (df["role"] != "train")
     if eval_sources:
         unknown = set(eval_sources) - set(df["source_name"])
         if unknown:

@@ -57,7 +57,7 @@ from train.engine import (
 from train.loader import build_train_loader
 from train.metrics import recall_by_view_and_defect, summarize
 from train.plots import evaluation_figures
-from train.synthetic_data import ensure_synthetic
+from train.synthetic_data import ensure_closeups, ensure_synthetic
 from train.warm_start import init_from
 
 OOD_FIT_PHOTOS = 3000  # enough for a 32-direction summary; more only costs inference time
@@ -89,12 +89,22 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _rows(manifest: Path) -> int:
+    with manifest.open() as f:
+        return sum(1 for _ in f) - 1
+
+
 def gather_sources(cfg: Config) -> tuple[list[Source], Path | None]:
     sources, synthetic_dir = [], None
     if cfg.data.synthetic.enabled:
         manifest = ensure_synthetic(cfg.data.synthetic)
         synthetic_dir = manifest.parent
         sources.append(Source(manifest, cfg.data.synthetic.weight))
+        closeups = ensure_closeups(cfg.data.synthetic)
+        if closeups is not None:
+            # Same weight per photo as the main set: its share follows its size.
+            share = _rows(closeups) / _rows(manifest)
+            sources.append(Source(closeups, cfg.data.synthetic.weight * share, role="train"))
     sources += [parse_source(entry) for entry in cfg.data.manifests]
     sources += [parse_source(entry, role="test") for entry in cfg.data.test_manifests]
     return sources, synthetic_dir

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from . import capture, closeups, shoe, sole
 from .brands import BRANDS
+from .defects import VIEWS
 from .parcel import make_parcel
 from .preview import contact_sheet
 
@@ -42,7 +43,9 @@ RENDERERS = {
 }
 
 
-def _check(difficulty, n_parcels, seed, image_size, counterfeit_share, twins=False):
+def _check(difficulty, n_parcels, seed, image_size, counterfeit_share, twins=False, views=None):
+    if views is not None and (not views or set(views) - set(VIEWS)):
+        raise ValueError(f"views must be a non-empty subset of {VIEWS}, got {views!r}")
     if twins and (n_parcels % 2 or counterfeit_share != 0.5):
         raise ValueError("twins pair every fake with its genuine twin: n_parcels must be even "
                          "and counterfeit_share 0.5")
@@ -61,12 +64,12 @@ def _check(difficulty, n_parcels, seed, image_size, counterfeit_share, twins=Fal
         raise ValueError("counterfeit_share must be in [0, 1]")
 
 
-def config(n_parcels, seed, difficulty, image_size, counterfeit_share, twins=False) -> dict:
+def config(n_parcels, seed, difficulty, image_size, counterfeit_share, twins=False, views=None) -> dict:
     """What generator.json records: everything that changes the output, nothing else."""
     return dict(format_version=FORMAT_VERSION, n_parcels=int(n_parcels), seed=int(seed),
                 difficulty=difficulty if isinstance(difficulty, str) else float(difficulty),
                 image_size=int(image_size), counterfeit_share=float(counterfeit_share),
-                twins=bool(twins))
+                twins=bool(twins), views=None if views is None else list(views))
 
 
 def _assignments(n: int, seed: int, share: float):
@@ -89,7 +92,8 @@ def _jobs(n: int, seed: int, share: float, twins: bool) -> list[tuple]:
             ((2 * j, True, str(brands[j]), None), (2 * j + 1, True, str(brands[j]), 2 * j))]
 
 
-def _parcel_job(job, seed, difficulty, image_size, out_dir: str, twins: bool = False) -> list[dict]:
+def _parcel_job(job, seed, difficulty, image_size, out_dir: str, twins: bool = False,
+                views=None) -> list[dict]:
     index, counterfeit, brand, twin_of = job
     drawn = index if twin_of is None else twin_of  # a twin replays its fake's draws
     ss = np.random.SeedSequence(seed, spawn_key=(drawn,))
@@ -97,6 +101,9 @@ def _parcel_job(job, seed, difficulty, image_size, out_dir: str, twins: bool = F
     pid = f"syn{seed}-{index:05d}"
     p = make_parcel(index, pid, brand, bool(counterfeit), difficulty, rng, twin=twin_of is not None)
     p.scene = capture.sample_scene(rng)
+    if views is not None:
+        # Only these photos, every one of them: the parcel itself is drawn as without `views`.
+        p.views = tuple(views)
     folder = Path(out_dir) / "images" / pid
     folder.mkdir(parents=True, exist_ok=True)
     # Drawn larger, then downsampled: antialiased edges without antialiased drawing.
@@ -120,9 +127,11 @@ def _parcel_job(job, seed, difficulty, image_size, out_dir: str, twins: bool = F
 
 def generate_dataset(out_dir, n_parcels: int = 800, seed: int = 0, difficulty="mixed",
                      image_size: int = 224, counterfeit_share: float = 0.5, workers=None,
-                     progress: bool = True, twins: bool = False) -> Path:
-    """Write a synthetic parcel dataset to `out_dir`; returns the manifest's path."""
-    _check(difficulty, n_parcels, seed, image_size, counterfeit_share, twins)
+                     progress: bool = True, twins: bool = False, views=None) -> Path:
+    """Write a synthetic parcel dataset to `out_dir`; returns the manifest's path. `views`:
+    photograph every parcel in exactly these views (e.g. the label and box close-ups) instead
+    of the usual 3 to 6."""
+    _check(difficulty, n_parcels, seed, image_size, counterfeit_share, twins, views)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stamp = out / "generator.json"
@@ -130,10 +139,10 @@ def generate_dataset(out_dir, n_parcels: int = 800, seed: int = 0, difficulty="m
         # Ours from an earlier run: clear it so no stale photo survives a smaller rerun.
         stamp.unlink()
         shutil.rmtree(out / "images", ignore_errors=True)
-    cfg = config(n_parcels, seed, difficulty, image_size, counterfeit_share, twins)
+    cfg = config(n_parcels, seed, difficulty, image_size, counterfeit_share, twins, views)
     jobs = _jobs(n_parcels, seed, counterfeit_share, twins)
     work = partial(_parcel_job, seed=seed, difficulty=cfg["difficulty"], image_size=image_size,
-                   out_dir=str(out), twins=twins)
+                   out_dir=str(out), twins=twins, views=cfg["views"])
     workers = min(2, os.cpu_count() or 1) if workers is None else max(1, int(workers))
     bar = tqdm(total=n_parcels, desc="synthetic parcels", unit="parcel", disable=not progress)
     rows = []
