@@ -221,3 +221,12 @@ def test_brand_balance_gives_every_brand_the_same_share_of_the_brand_loss():
     _, loss = masked_losses(torch.zeros(3), logits, torch.full((3,), -1.0), torch.tensor([0, 1, 1]),
                             torch.tensor(w, dtype=torch.float32))
     assert loss.item() == pytest.approx(np.log(3))
+
+
+def test_train_only_sources_never_reach_validation_or_test():
+    """The synthetic close-up set (`data.synthetic.closeup_parcels`) is a `train` source."""
+    df = table()
+    df.loc[df["source"] == "b", "role"] = "train"
+    split = assign_splits(df, [], 0.3, 0.3, seed=0)
+    assert (split[df["source"] == "b"] == "train").all()
+    assert set(split[df["source"] == "a"]) == {"train", "val", "test"}

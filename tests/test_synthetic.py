@@ -163,3 +163,36 @@ def test_sets_stamped_before_twins_existed_still_match(tmp_path: Path):
     (out / "generator.json").write_text(json.dumps(stamp | {"twins": True}))
     assert not matches(out, cfg) and matches(out, SyntheticConfig(
         out_dir=str(out), parcels=10, seed=3, image_size=64, twins=True))
+
+
+def test_views_photographs_every_parcel_in_exactly_those_views(tmp_path: Path):
+    m = generate_dataset(tmp_path / "v", n_parcels=8, seed=2, image_size=SIZE, workers=1,
+                         progress=False, views=("label", "box"))
+    rows = _rows(m)
+    by_parcel = defaultdict(list)
+    for r in rows:
+        by_parcel[r["parcel_id"]].append(r["view"])
+    assert len(by_parcel) == 8 and all(v == ["label", "box"] for v in by_parcel.values())
+    for r in rows:  # only flaws printed on that surface are visible in it
+        assert set(filter(None, r["visible_defects"].split(";"))) <= set(r["defects"].split(";"))
+        assert all(d.startswith("label_") for d in filter(None, r["visible_defects"].split(";")))
+    assert json.loads((m.parent / "generator.json").read_text())["views"] == ["label", "box"]
+    with pytest.raises(ValueError, match="views"):
+        generate_dataset(tmp_path / "w", n_parcels=2, views=("tongue",), progress=False)
+
+
+def test_closeup_set_is_made_once_beside_the_main_set_from_other_seeds(tmp_path: Path):
+    from train.config import SyntheticConfig
+    from train.synthetic_data import ensure_closeups
+
+    cfg = SyntheticConfig(out_dir=str(tmp_path / "syn"), parcels=4, seed=1, image_size=SIZE,
+                          closeup_parcels=4)
+    manifest = ensure_closeups(cfg)
+    assert manifest == tmp_path / "syn-closeups" / "manifest.csv"
+    rows = _rows(manifest)
+    assert {r["view"] for r in rows} == {"label", "box"} and len(rows) == 8
+    assert not any(r["parcel_id"].startswith("syn1-") for r in rows)  # not the main set's parcels
+    stamp = manifest.parent / "generator.json"
+    before = stamp.stat().st_mtime_ns
+    assert ensure_closeups(cfg) == manifest and stamp.stat().st_mtime_ns == before  # reused
+    assert ensure_closeups(SyntheticConfig(out_dir=str(tmp_path / "syn"))) is None
