@@ -8,21 +8,6 @@ from pathlib import Path
 
 from train.config import SyntheticConfig
 
-
-def _wanted(cfg: SyntheticConfig) -> dict:
-    from train.synthetic.generate import FORMAT_VERSION
-
-    return {
-        "format_version": FORMAT_VERSION,
-        "n_parcels": cfg.parcels,
-        "seed": cfg.seed,
-        "difficulty": cfg.difficulty,
-        "image_size": cfg.image_size,
-        "twins": cfg.twins,
-        "views": None,
-    }
-
-
 # Keys that sets generated before them lack, with the value those sets were made with.
 _BEFORE = {"twins": False, "views": None}
 
@@ -31,7 +16,26 @@ CLOSEUP_VIEWS = ("label", "box")
 CLOSEUP_SEED_OFFSET = 100_000
 
 
-def matches(out_dir: Path, cfg: SyntheticConfig, wanted: dict | None = None) -> bool:
+def _args(cfg: SyntheticConfig, closeups: bool = False) -> dict:
+    """generate_dataset's arguments for the main set or, with `closeups`, the close-up set."""
+    difficulty: str | float = cfg.difficulty
+    with contextlib.suppress(ValueError):
+        difficulty = float(cfg.difficulty)
+    if closeups:
+        return dict(n_parcels=cfg.closeup_parcels, seed=cfg.seed + CLOSEUP_SEED_OFFSET,
+                    difficulty=difficulty, image_size=cfg.image_size, twins=False,
+                    views=list(CLOSEUP_VIEWS))
+    return dict(n_parcels=cfg.parcels, seed=cfg.seed, difficulty=difficulty,
+                image_size=cfg.image_size, twins=cfg.twins, views=None)
+
+
+def _wanted(args: dict) -> dict:
+    from train.synthetic.generate import FORMAT_VERSION
+
+    return {"format_version": FORMAT_VERSION, **args}
+
+
+def matches(out_dir: Path, cfg: SyntheticConfig, closeups: bool = False) -> bool:
     info_file, manifest = out_dir / "generator.json", out_dir / "manifest.csv"
     if not (info_file.is_file() and manifest.is_file()):
         return False
@@ -39,9 +43,8 @@ def matches(out_dir: Path, cfg: SyntheticConfig, wanted: dict | None = None) -> 
         info = json.loads(info_file.read_text())
     except json.JSONDecodeError:
         return False
-    args = info.get("args", info)
-    wanted = wanted or _wanted(cfg)
-    return all(_same(args.get(k, _BEFORE.get(k)), v) for k, v in wanted.items())
+    stamp = info.get("args", info)
+    return all(_same(stamp.get(k, _BEFORE.get(k)), v) for k, v in _wanted(_args(cfg, closeups)).items())
 
 
 def _same(a, b) -> bool:
@@ -54,49 +57,25 @@ def _same(a, b) -> bool:
         return str(a) == str(b)
 
 
-def ensure_synthetic(cfg: SyntheticConfig) -> Path:
-    """Manifest of the synthetic set described by `cfg`, generating it if absent or different."""
+def _ensure(out_dir: Path, cfg: SyntheticConfig, closeups: bool, what: str) -> Path:
     from train.synthetic import generate_dataset
 
-    difficulty: str | float = cfg.difficulty
-    with contextlib.suppress(ValueError):
-        difficulty = float(cfg.difficulty)
-    out_dir = Path(cfg.out_dir)
-    if matches(out_dir, cfg):
+    if matches(out_dir, cfg, closeups):
         return out_dir / "manifest.csv"
-    print(f"generating {cfg.parcels} synthetic parcels into {out_dir} ...")
-    return Path(
-        generate_dataset(
-            out_dir,
-            n_parcels=cfg.parcels,
-            seed=cfg.seed,
-            difficulty=difficulty,
-            image_size=cfg.image_size,
-            twins=cfg.twins,
-        )
-    )
+    args = _args(cfg, closeups)
+    print(f"generating {args['n_parcels']} {what} into {out_dir} ...")
+    return Path(generate_dataset(out_dir, **args))
+
+
+def ensure_synthetic(cfg: SyntheticConfig) -> Path:
+    """Manifest of the synthetic set described by `cfg`, generating it if absent or different."""
+    return _ensure(Path(cfg.out_dir), cfg, False, "synthetic parcels")
 
 
 def ensure_closeups(cfg: SyntheticConfig) -> Path | None:
     """Manifest of the training-only close-up set (`cfg.closeup_parcels` more parcels, only their
     label and box photos, in `<out_dir>-closeups`), generating it if absent or different; None
     when `closeup_parcels` is 0."""
-    from train.synthetic import generate_dataset
-    from train.synthetic.generate import FORMAT_VERSION
-
     if cfg.closeup_parcels <= 0:
         return None
-    out_dir = Path(f"{cfg.out_dir}-closeups")
-    seed = cfg.seed + CLOSEUP_SEED_OFFSET
-    wanted = {"format_version": FORMAT_VERSION, "n_parcels": cfg.closeup_parcels, "seed": seed,
-              "difficulty": cfg.difficulty, "image_size": cfg.image_size, "twins": False,
-              "views": list(CLOSEUP_VIEWS)}
-    if matches(out_dir, cfg, wanted):
-        return out_dir / "manifest.csv"
-    print(f"generating {cfg.closeup_parcels} close-up-only synthetic parcels into {out_dir} ...")
-    difficulty: str | float = cfg.difficulty
-    with contextlib.suppress(ValueError):
-        difficulty = float(cfg.difficulty)
-    return Path(generate_dataset(out_dir, n_parcels=cfg.closeup_parcels, seed=seed,
-                                 difficulty=difficulty, image_size=cfg.image_size,
-                                 views=CLOSEUP_VIEWS))
+    return _ensure(Path(f"{cfg.out_dir}-closeups"), cfg, True, "close-up-only synthetic parcels")
