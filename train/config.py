@@ -41,7 +41,8 @@ class SyntheticConfig:
     # train/synthetic/generate.py. Pairs share `group`, so a split never parts them.
     twins: bool = False
     # > 0: that many more parcels (other seeds), photographed only in the label and box
-    # close-ups, into `<out_dir>-closeups`; training only, drawn in proportion to their photos.
+    # close-ups, into `<out_dir>-closeups`; training only, with a share of the draws equal to
+    # its photos over the main set's (see train/run.py: gather_sources).
     # Text flaws need many more tags than the main set holds (experiments/synthetic-baseline).
     closeup_parcels: int = 0
 

@@ -102,7 +102,9 @@ def gather_sources(cfg: Config) -> tuple[list[Source], Path | None]:
         sources.append(Source(manifest, cfg.data.synthetic.weight))
         closeups = ensure_closeups(cfg.data.synthetic)
         if closeups is not None:
-            # Same weight per photo as the main set: its share follows its size.
+            # Its share of the draws against the main set is its photos over the main set's
+            # photos (validation and test included: the split comes later), so at a 70% training
+            # split a close-up photo is drawn about 0.7 times as often as a main training photo.
             share = _rows(closeups) / _rows(manifest)
             sources.append(Source(closeups, cfg.data.synthetic.weight * share, role="train"))
     sources += [parse_source(entry) for entry in cfg.data.manifests]
