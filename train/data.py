@@ -74,9 +74,10 @@ def load_sources(sources: list[Source]) -> pd.DataFrame:
         df["parcel_id"] = df["source"] + "/" + df["parcel_id"]
         # What a split keeps together: the manifest's `group` (one shoe in two parcels, one
         # seller's listings) where given, else the parcel.
-        group = df["group"].fillna("").astype(str).str.strip() if "group" in df else ""
-        df["split_group"] = (df["source"] + "/g/" + group).where(group != "", df["parcel_id"]) \
-            if "group" in df else df["parcel_id"]
+        df["split_group"] = df["parcel_id"]
+        if "group" in df:
+            group = df["group"].fillna("").astype(str).str.strip()
+            df["split_group"] = (df["source"] + "/g/" + group).where(group != "", df["parcel_id"])
         df["source_name"] = src.name
         df["source_weight"] = src.weight
         df["role"] = src.role
