@@ -20,10 +20,10 @@ from train.metrics import apply_parcel_calibration, pool_parcels, summarize
 CHUNK = 256
 
 
-def evaluate(inspector: Inspector, manifest: str, by: str | None = None) -> dict:
+def score_manifest(inspector: Inspector, manifest: str) -> tuple[pd.DataFrame, np.ndarray, list]:
+    """Every photo of `manifest` scored: the manifest's rows with `logit` (calibrated counterfeit
+    logit, NaN where unreadable) and `brand_pred`, the brand probabilities [N, B], the errors."""
     df = read_manifest(manifest)
-    if by and by not in df.columns:
-        raise ManifestError(f"{manifest}: no column {by!r} to break results down by")
     logits, probs, errors = [], [], []
     for start in tqdm(range(0, len(df), CHUNK), desc="evaluate", unit="chunk"):
         part = df["path"].iloc[start : start + CHUNK].tolist()
@@ -32,18 +32,33 @@ def evaluate(inspector: Inspector, manifest: str, by: str | None = None) -> dict
         probs.append(scores.brand_probs)
         errors += scores.errors
     photos = df.copy()
-    photos["logit"] = np.concatenate(logits)
-    brand_probs = np.concatenate(probs)
+    photos["logit"] = np.concatenate(logits) if logits else np.zeros(0)
+    brand_probs = np.concatenate(probs) if probs else np.zeros((0, len(inspector.brands)))
     readable = np.isfinite(photos["logit"].to_numpy())
-    best = np.nan_to_num(brand_probs, nan=-1.0).argmax(1)
+    best = np.nan_to_num(brand_probs, nan=-1.0).argmax(1) if len(brand_probs) else np.zeros(0, int)
     photos["brand_pred"] = [inspector.brands[k] if ok else "" for k, ok in zip(best, readable, strict=True)]
+    return photos, brand_probs, errors
+
+
+def parcels_of(photos: pd.DataFrame, brand_probs: np.ndarray, inspector: Inspector) -> pd.DataFrame:
+    """The parcel probability the app is given: pooled, then the model's parcel recalibration."""
+    return apply_parcel_calibration(
+        pool_parcels(photos, brand_probs, inspector.brands, inspector.pooling), inspector.parcel_calibration
+    )
+
+
+def evaluate(inspector: Inspector, manifest: str, by: str | None = None) -> dict:
+    photos, brand_probs, errors = score_manifest(inspector, manifest)
+    if by and by not in photos.columns:
+        raise ManifestError(f"{manifest}: no column {by!r} to break results down by")
+    readable = np.isfinite(photos["logit"].to_numpy())
     result = _metrics(photos, brand_probs, readable, inspector)
     if (~readable).any():
         result["unreadable"] = [e for e in errors if e][:20]
     if by:
         result["by"] = {
             str(value): _metrics(photos[rows], brand_probs[rows], readable[rows], inspector)
-            for value, rows in ((v, (df[by] == v).to_numpy()) for v in sorted(df[by].unique()))
+            for value, rows in ((v, (photos[by] == v).to_numpy()) for v in sorted(photos[by].unique()))
         }
     result["model"] = inspector.identity
     result["manifest"] = str(manifest)
@@ -51,10 +66,7 @@ def evaluate(inspector: Inspector, manifest: str, by: str | None = None) -> dict
 
 
 def _metrics(photos: pd.DataFrame, brand_probs, readable, inspector) -> dict:
-    # The parcel probability the app is given: pooled, then the model's parcel recalibration.
-    parcels = apply_parcel_calibration(
-        pool_parcels(photos, brand_probs, inspector.brands, inspector.pooling), inspector.parcel_calibration
-    )
+    parcels = parcels_of(photos, brand_probs, inspector)
     metrics = summarize(photos[readable], parcels)
     metrics["n_unreadable"] = int((~readable).sum())
     has_label = np.isfinite(photos["target"]).any()
