@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import beta
+
+from infer.bounds import error_upper_bound
 
 
 @dataclass
@@ -48,15 +49,6 @@ class Band:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "coverage": self.coverage, "error": self.error}
-
-
-def error_upper_bound(errors: int, n: int, delta: float) -> float:
-    """One-sided Clopper-Pearson upper bound on an error rate seen as errors/n."""
-    if n == 0:
-        return 1.0
-    if errors >= n:
-        return 1.0
-    return float(beta.ppf(1 - delta, errors + 1, n - errors))
 
 
 def decided_errors(p: np.ndarray, y: np.ndarray, genuine_below: float,

@@ -1,4 +1,4 @@
-"""`python -m infer.review serve|export`."""
+"""`python -m infer.review serve|export|band-check`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ def parse_args(argv):
     export = sub.add_parser("export", help="decided parcels as a training manifest")
     export.add_argument("--db", required=True)
     export.add_argument("--out", required=True, help="manifest CSV; photos go to <stem>_photos/")
+    check = sub.add_parser("band-check", help="is the review band holding? (from the audit sample)")
+    check.add_argument("--db", required=True)
+    check.add_argument("--target-error", type=float, default=0.02)
+    check.add_argument("--delta", type=float, default=0.1)
     return parser.parse_args(argv)
 
 
@@ -27,7 +31,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from pathlib import Path
 
-    from infer.review.queue import QueueError
+    from infer.review.queue import QueueError, ReviewQueue
 
     if not Path(args.db).is_file():
         print(f"error: {args.db}: no review queue database there", file=sys.stderr)
@@ -40,6 +44,15 @@ def main(argv=None) -> int:
             print(f"{args.out}: {counts['photos']} photo(s) of {counts['parcels']} parcel(s); "
                   f"{counts['cannot_tell']} cannot_tell parcel(s) left out", file=sys.stderr)
             return 0
+        if args.command == "band-check":
+            import json
+
+            from infer.review.monitor import band_check
+
+            report = band_check(ReviewQueue(args.db), args.target_error, args.delta)
+            print(json.dumps(report, indent=2))
+            # Non-zero when some model's band is shown broken, so a scheduled check can alert.
+            return 1 if any(m["status"] == "breached" for m in report["models"]) else 0
         import uvicorn
 
         from infer.review.app import create_app

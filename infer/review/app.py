@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from infer.review import pages
+from infer.review.monitor import band_check
 from infer.review.queue import AlreadyDecided, QueueError, ReviewQueue
 from infer.review.security import check_bind, guard, is_loopback
 
@@ -106,6 +107,13 @@ def create_app(db: str | Path, token: str | None = None, host: str = "127.0.0.1"
     @app.get("/api/audit")
     def api_audit():
         return queue.audit()
+
+    @app.get("/api/band-check")
+    def api_band_check(target_error: float = 0.02, delta: float = 0.1):
+        try:
+            return band_check(queue, target_error, delta)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
 
     return app
 

@@ -239,6 +239,18 @@ class ReviewQueue:
             ).fetchall()
         return [dict(r) for r in rows]
 
+    def audit_outcomes(self) -> list[dict]:
+        """Every audit-drawn parcel: the model's verdict and identity, and the liaison's latest
+        decision on it (None while it waits)."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT p.parcel_id, p.verdict, p.model_name, p.model_version, p.model_run_id, "
+                "(SELECT d.decision FROM decisions d WHERE d.parcel_row = p.id "
+                "ORDER BY d.id DESC LIMIT 1) AS decision "
+                "FROM parcels p WHERE p.why = 'audit' ORDER BY p.id"
+            ).fetchall()
+        return [dict(r) for r in rows]
+
     def final_decisions(self) -> list[dict]:
         """Each decided parcel with its latest decision (an override supersedes) and photos."""
         with self._connect() as db:
