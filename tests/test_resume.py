@@ -26,7 +26,10 @@ EPOCHS = 3
 def train_args(work, name):
     return ["train", "--config", str(REPO / "configs" / "smoke.yaml"), f"output_dir={work / name}",
             f"data.synthetic.out_dir={work / 'synthetic'}", f"train.epochs={EPOCHS}",
-            "train.max_steps_per_epoch=0", "tracking.register_as="]
+            "train.max_steps_per_epoch=0", "tracking.register_as=",
+            # With a weight average the checkpoint must restore it too, or the resumed run's
+            # metrics (scored on the average) would differ; the raw-weight path is a subset.
+            "train.ema_decay=0.9"]
 
 
 @pytest.fixture(scope="module")

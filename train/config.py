@@ -128,6 +128,9 @@ class TrainConfig:
     # between this and 1 of their size (train/augment.py), so that brands are read off small
     # shoes in street photos too; photos that train the counterfeit head keep their detail.
     zoom_out: float = 0.0
+    # > 0: evaluate, keep and ship an exponential moving average of the weights with this decay
+    # (warmed up from 0, so short runs average over their later steps); 0 = the raw weights.
+    ema_decay: float = 0.0
     # Draws per epoch (with per-source weights when several sources); 0 = one pass.
     samples_per_epoch: int = 0
     channels_last: bool = True
@@ -135,6 +138,10 @@ class TrainConfig:
     seed: int = 0
     # Cap on optimizer steps per epoch, for smoke runs; 0 = whole epoch.
     max_steps_per_epoch: int = 0
+
+    def __post_init__(self):
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"train.ema_decay must lie in [0, 1), got {self.ema_decay}")
 
 
 @dataclass

@@ -98,8 +98,9 @@ def defect_loss(defect_logits, defect_target):
 
 def train_one_epoch(
     net, loader, optimizer, scheduler, *, brand_weight, channels_last, max_steps, desc,
-    defect_weight: float = 0.0, brand_class_weights=None,
+    defect_weight: float = 0.0, brand_class_weights=None, ema=None,
 ) -> dict[str, float]:
+    """`ema`: a timm ModelEmaV3 of the (unwrapped) network, updated after every step."""
     net.train()
     # A DistributedDataParallel wrapper keeps the InspectorNet (and its spec) in `.module`.
     spec = getattr(net, "module", net).spec
@@ -129,6 +130,8 @@ def train_one_epoch(
         loss.backward()
         optimizer.step()
         scheduler.step()
+        if ema is not None:
+            ema.update(getattr(net, "module", net), step=scheduler.last_epoch)
         steps += 1
         # One device-to-host copy per step for the three losses, not one `.item()` sync each.
         values = torch.stack([loss, cf_loss, brand_loss, aux]).detach().tolist()

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from timm.utils import ModelEmaV3
 from torch.nn.parallel import DistributedDataParallel
 
 from infer.model import InspectorNet, create_inspector_net, predict_arrays
@@ -224,13 +225,19 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
         model = DistributedDataParallel(net, device_ids=[ctx.local_rank] if ctx.device.type == "cuda" else None)
     else:
         model = net
+    # With train.ema_decay, an exponential moving average of the weights (timm's ModelEmaV3, its
+    # decay warmed up so that a run of a few hundred steps averages over its later part) is what
+    # validation scores, the best epoch keeps and the package ships; `scored` is that network.
+    ema = (ModelEmaV3(net, decay=cfg.train.ema_decay, use_warmup=True, warmup_power=0.75)
+           if cfg.train.ema_decay else None)
+    scored = ema.module if ema is not None else net
 
     def predict(arrays: np.ndarray, desc: str, features: bool = False):
         """Raw outputs for photos, each rank scoring a share (plus pooled features, which the
         OOD density reuses)."""
-        distributed.sync_buffers(net, ctx)
+        distributed.sync_buffers(scored, ctx)
         return distributed.gather_rows(ctx, len(arrays), lambda idx: predict_arrays(
-            net, arrays[idx], cfg.train.batch_size * 2, cfg.train.channels_last,
+            scored, arrays[idx], cfg.train.batch_size * 2, cfg.train.channels_last,
             progress=desc if ctx.main else None, features=features))
 
     def infer_split(name: str, features: bool = False):
@@ -242,6 +249,8 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
     start_epoch = 0
     if resume is not None:
         net.load_state_dict(resume["model"])
+        if ema is not None:
+            ema.module.load_state_dict(resume["ema"])
         optimizer.load_state_dict(resume["optimizer"])
         scheduler.load_state_dict(resume["scheduler"])
         checkpoint.set_rng_state(resume["rng"])
@@ -258,6 +267,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
             brand_weight=cfg.train.brand_loss_weight,
             defect_weight=cfg.train.defect_loss_weight,
             brand_class_weights=class_weights,
+            ema=ema,
             channels_last=cfg.train.channels_last,
             max_steps=cfg.train.max_steps_per_epoch,
             desc=f"epoch {epoch + 1}/{cfg.train.epochs}",
@@ -281,7 +291,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
         if ctx.main:
             print(line)
         if score > best[0]:
-            best = (score, {k: t.detach().clone() for k, t in net.state_dict().items()}, epoch)
+            best = (score, {k: t.detach().clone() for k, t in scored.state_dict().items()}, epoch)
             best_val = val_out
             if run_id is not None and ctx.main:
                 checkpoint.save_atomic({"epoch": epoch, "score": score, "model": best[1]},
@@ -289,11 +299,13 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
         if run_id is not None and ctx.main:
             checkpoint.save_atomic({
                 "epoch": epoch, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                "ema": None if ema is None else ema.module.state_dict(),
                 "scheduler": scheduler.state_dict(), "rng": checkpoint.rng_state(),
                 "best_score": best[0], "best_epoch": best[2], "run_id": run_id,
                 "config": checkpoint.config_fingerprint(cfg), "world_size": ctx.world,
             }, checkpoint.folder(cfg.output_dir) / checkpoint.LAST)
     net.load_state_dict(best[1])
+    scored = net  # noqa: F841 -- read by predict(): from here on the kept weights are in `net`
     tracking.log_metrics({"best_epoch": best[2]}, "train")
 
     # Calibrate on validation parcels: pooling, temperatures, parcel recalibration, review band.

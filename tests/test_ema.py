@@ -1,0 +1,40 @@
+"""`train.ema_decay`: the averaged weights are what validation scores and the package ships."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from safetensors.torch import load_file
+
+from tests.conftest import REPO, run_module
+from train import checkpoint
+from train.config import ConfigError, load_config
+
+
+def test_package_ships_the_average_not_the_last_step(tmp_path):
+    work = tmp_path
+    proc = run_module(
+        ["train", "--config", str(REPO / "configs" / "smoke.yaml"), f"output_dir={work / 'run'}",
+         f"data.synthetic.out_dir={work / 'synthetic'}", "tracking.register_as=", "train.ema_decay=0.9"],
+        cwd=work, env={"MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    last = checkpoint.load(work / "run" / "checkpoints" / checkpoint.LAST)
+    assert last["epoch"] == 0 and json.loads((work / "run" / "result.json").read_text())["run_id"]
+    shipped = load_file(str(work / "run" / "model" / "weights.safetensors"))
+    raw, averaged = last["model"], last["ema"]
+    head = "counterfeit_head.weight"
+    assert not torch.allclose(raw[head], averaged[head]), "the average should lag the last step"
+    for key, value in shipped.items():
+        assert torch.equal(value, averaged[key].contiguous()), key
+
+
+def test_decay_outside_zero_one_is_refused():
+    for bad in ("1.0", "-0.1"):
+        try:
+            load_config(None, [f"train.ema_decay={bad}"])
+        except ConfigError as exc:
+            assert "ema_decay" in str(exc)
+        else:
+            raise AssertionError(f"train.ema_decay={bad} accepted")
