@@ -306,6 +306,27 @@ def test_cross_validation_logs_a_parent_with_one_child_per_fold(smoke_run, tmp_p
     assert not client.search_registered_models()  # folds are measurements, not models
 
 
+def test_run_folds_runs_the_first_folds_only(smoke_run, tmp_path):
+    tracking = f"sqlite:///{tmp_path / 'cv.db'}"
+    args = ["train", "--config", str(REPO / "configs" / "smoke.yaml"), "data.folds=3",
+            "data.val_fraction=0.2", "data.test_fraction=0", f"output_dir={tmp_path / 'cv'}",
+            f"data.synthetic.out_dir={smoke_run['manifest'].parent}", "tracking.register_as="]
+    bad = run_module([*args, "data.run_folds=4"], cwd=tmp_path, env={"MLFLOW_TRACKING_URI": tracking})
+    assert bad.returncode != 0 and "data.run_folds" in bad.stderr
+    proc = run_module([*args, "data.run_folds=1"], cwd=tmp_path, env={"MLFLOW_TRACKING_URI": tracking})
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads((tmp_path / "cv" / "result.json").read_text())
+    client = MlflowClient(tracking_uri=tracking)
+    parent = client.get_run(result["run_id"])
+    children = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    assert [c.data.params["fold"] for c in children] == ["0"]
+    assert children[0].data.params["folds"] == "3"
+    assert len(json.loads((tmp_path / "cv" / "cv_summary.json").read_text())["per_fold"]["photo_auroc"]) == 1
+    assert not (tmp_path / "cv" / "fold-1").exists()
+
+
 def test_photos_that_are_not_shoes_send_the_parcel_to_review(smoke_run, parcel_photos, client, tmp_path):
     skdata = pytest.importorskip("skimage.data")
     model_dir = smoke_run["output_dir"] / "model"

@@ -70,6 +70,9 @@ class DataConfig:
     # K > 1: K-fold cross-validation by parcel over the eval sources (stratified by label); each
     # fold is a child MLflow run, val_fraction of the remaining parcels pick epoch/calibration.
     folds: int = 0
+    # With folds: run only the first N of the K folds (same folds, same order), for paired
+    # ablations that cannot afford all K; 0 = all. The parent's mean is then over N folds.
+    run_folds: int = 0
     split_seed: int = 0
     image_size: int = 224
     # Cap on parcels per split, for smoke runs; 0 = all.
@@ -78,6 +81,11 @@ class DataConfig:
     # Unreadable photos are reported and skipped; above this share of all photos the run stops
     # before the first epoch with the list (a broken mount or a bad export, not a few bad files).
     max_broken_share: float = 0.01
+
+    def __post_init__(self):
+        if self.run_folds and not 0 < self.run_folds <= self.folds:
+            raise ConfigError(f"data.run_folds ({self.run_folds}) needs data.folds >= it "
+                              f"(folds: {self.folds})")
 
 
 @dataclass

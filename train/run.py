@@ -436,7 +436,7 @@ def _run(cfg: Config, ctx: distributed.Context) -> RunResult:
         if folds is not None:
             # 2a. Cross-validation: one child run per fold, mean and spread on the parent.
             results = []
-            for k in range(cfg.data.folds):
+            for k in range(cfg.data.run_folds or cfg.data.folds):
                 with tracking.child_run(f"fold-{k}"):
                     tracking.log_params({"fold": k, "folds": cfg.data.folds})
                     fitted = fit_and_evaluate(cfg, split_for((folds, k)), images, brands,
