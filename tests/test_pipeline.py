@@ -274,12 +274,13 @@ def test_run_writes_its_test_split_as_a_holdout_manifest(smoke_run):
     assert bad.returncode == 2 and "colour" in bad.stderr
 
 
-def test_cross_validation_logs_a_parent_with_one_child_per_fold(smoke_run, tmp_path):
+def cv_run(smoke_run, tmp_path, *overrides):
+    """A smoke cross-validation over 3 folds: its parent run, child runs and the client."""
     tracking = f"sqlite:///{tmp_path / 'cv.db'}"
     proc = run_module(
         ["train", "--config", str(REPO / "configs" / "smoke.yaml"), "data.folds=3",
          "data.val_fraction=0.2", "data.test_fraction=0", f"output_dir={tmp_path / 'cv'}",
-         f"data.synthetic.out_dir={smoke_run['manifest'].parent}"],
+         f"data.synthetic.out_dir={smoke_run['manifest'].parent}", *overrides],
         cwd=tmp_path, env={"MLFLOW_TRACKING_URI": tracking},
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -289,6 +290,11 @@ def test_cross_validation_logs_a_parent_with_one_child_per_fold(smoke_run, tmp_p
     children = client.search_runs(
         [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
     )
+    return parent, children, client
+
+
+def test_cross_validation_logs_a_parent_with_one_child_per_fold(smoke_run, tmp_path):
+    parent, children, client = cv_run(smoke_run, tmp_path)
     assert sorted(c.data.params["fold"] for c in children) == ["0", "1", "2"]
     for child in children:
         assert "test/photo_auroc" in child.data.metrics
@@ -307,20 +313,10 @@ def test_cross_validation_logs_a_parent_with_one_child_per_fold(smoke_run, tmp_p
 
 
 def test_run_folds_runs_the_first_folds_only(smoke_run, tmp_path):
-    tracking = f"sqlite:///{tmp_path / 'cv.db'}"
-    args = ["train", "--config", str(REPO / "configs" / "smoke.yaml"), "data.folds=3",
-            "data.val_fraction=0.2", "data.test_fraction=0", f"output_dir={tmp_path / 'cv'}",
-            f"data.synthetic.out_dir={smoke_run['manifest'].parent}", "tracking.register_as="]
-    bad = run_module([*args, "data.run_folds=4"], cwd=tmp_path, env={"MLFLOW_TRACKING_URI": tracking})
+    bad = run_module(["train", "--config", str(REPO / "configs" / "smoke.yaml"), "data.folds=3",
+                      "data.run_folds=4"], cwd=tmp_path)
     assert bad.returncode != 0 and "data.run_folds" in bad.stderr
-    proc = run_module([*args, "data.run_folds=1"], cwd=tmp_path, env={"MLFLOW_TRACKING_URI": tracking})
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    result = json.loads((tmp_path / "cv" / "result.json").read_text())
-    client = MlflowClient(tracking_uri=tracking)
-    parent = client.get_run(result["run_id"])
-    children = client.search_runs(
-        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
-    )
+    parent, children, _ = cv_run(smoke_run, tmp_path, "data.run_folds=1", "tracking.register_as=")
     assert [c.data.params["fold"] for c in children] == ["0"]
     assert children[0].data.params["folds"] == "3"
     assert len(json.loads((tmp_path / "cv" / "cv_summary.json").read_text())["per_fold"]["photo_auroc"]) == 1
