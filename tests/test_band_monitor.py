@@ -89,3 +89,5 @@ def test_cli_exit_status_and_api(queue, tmp_path, capsys):
     body = client.get("/api/band-check", params={"target_error": 0.05}).json()
     assert body["target_error"] == 0.05 and len(body["models"]) == 3
     assert client.get("/api/band-check", params={"target_error": 2}).status_code == 422
+    page = client.get("/").text
+    assert "Band check" in page and "breached" in page and "10 of 100 audited" in page

@@ -59,7 +59,7 @@ def create_app(db: str | Path, token: str | None = None, host: str = "127.0.0.1"
     @app.get("/", response_class=HTMLResponse)
     def queue_list(status: str = "queued", sort: str = "probability", order: str = "desc"):
         rows = sorted_rows(status, sort, order)
-        return pages.queue_page(rows, sort, order != "asc", status)
+        return pages.queue_page(rows, sort, order != "asc", status, band_check(queue))
 
     @app.get("/parcels/{row}", response_class=HTMLResponse)
     def parcel_page(row: int):

@@ -58,7 +58,23 @@ def _pct(p) -> str:
     return "–" if p is None else f"{100 * float(p):.1f}%"
 
 
-def queue_page(rows: list[dict], sort: str, descending: bool, status: str) -> str:
+def band_line(report: dict | None) -> str:
+    """One line per model version: is its band holding on the audit sample so far?"""
+    if not report or not report["models"]:
+        return ""
+    items = "".join(
+        f"<li>{escape(str(m['model']['name'] or 'model'))} v{escape(str(m['model']['version'] or '?'))}: "
+        f"<b class='{'genuine' if m['status'] == 'holding' else 'counterfeit' if m['status'] == 'breached' else 'review'}'>"
+        f"{escape(m['status'])}</b>, {m['errors']} of {m['audited']} audited parcels decided "
+        f"against the model ({m['waiting']} waiting)</li>"
+        for m in report["models"]
+    )
+    return (f"<p>Band check on the audit sample, target {_pct(report['target_error'])} error "
+            f"(<a href='/api/band-check'>JSON</a>):</p><ul>{items}</ul>")
+
+
+def queue_page(rows: list[dict], sort: str, descending: bool, status: str,
+               band: dict | None = None) -> str:
     def head(key: str, title: str) -> str:
         flip = "asc" if sort == key and descending else "desc"
         mark = (" ▼" if descending else " ▲") if sort == key else ""
@@ -82,6 +98,7 @@ def queue_page(rows: list[dict], sort: str, descending: bool, status: str) -> st
         "<a href='/api/audit'>audit log (JSON)</a></p><table><tr><th>parcel</th>"
         f"<th>model</th>{head('probability', 'counterfeit p')}{head('brand', 'brand')}"
         f"{head('age', 'queued at')}<th>why</th><th>photos</th><th>status</th></tr>{lines}</table>"
+        f"{band_line(band)}"
     )
     return _page("Review queue", body)
 
