@@ -12,11 +12,12 @@ from train import checkpoint
 from train.config import ConfigError, load_config
 
 
-def test_package_ships_the_average_not_the_last_step(tmp_path):
+def test_package_ships_the_average_not_the_last_step(smoke_run, tmp_path):
     work = tmp_path
     proc = run_module(
         ["train", "--config", str(REPO / "configs" / "smoke.yaml"), f"output_dir={work / 'run'}",
-         f"data.synthetic.out_dir={work / 'synthetic'}", "tracking.register_as=", "train.ema_decay=0.9"],
+         f"data.synthetic.out_dir={smoke_run['manifest'].parent}", "tracking.register_as=",
+         "train.ema_decay=0.9"],
         cwd=work, env={"MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
