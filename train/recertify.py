@@ -72,6 +72,7 @@ def recertify(model: str | None, manifest: str, out: str | Path, target_error: f
               delta: float = 0.1, test_manifest: str | None = None) -> dict:
     """Choose the band on `manifest`, write the re-banded package to `out`; with
     `test_manifest`, also report what the new band does on parcels it was not chosen on."""
+    _check_out(Path(out))  # before minutes of scoring, not after
     folder, identity = resolve(None if model is None else str(model))
     source = find_package(folder)
     inspector = Inspector.load(source)
