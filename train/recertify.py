@@ -41,8 +41,14 @@ class RecertifyError(ValueError):
     pass
 
 
-def band_on(parcels: pd.DataFrame, target_error: float, delta: float) -> Band:
-    lab = parcels[np.isfinite(parcels["target"])]
+def labelled_parcels(inspector: Inspector, manifest: str) -> pd.DataFrame:
+    """The manifest's parcels with a label, scored as the app scores them (`prob`, `target`)."""
+    photos, brand_probs, _ = score_manifest(inspector, manifest)
+    parcels = parcels_of(photos, brand_probs, inspector)
+    return parcels[np.isfinite(parcels["target"])]
+
+
+def band_on(lab: pd.DataFrame, target_error: float, delta: float) -> Band:
     if lab.empty:
         raise RecertifyError("no labelled parcel (genuine | counterfeit) to choose a band on")
     return choose_band(lab["prob"], lab["target"], target_error, delta)
@@ -77,10 +83,8 @@ def recertify(model: str | None, manifest: str, out: str | Path, target_error: f
     source = find_package(folder)
     inspector = Inspector.load(source)
     inspector.identity.update({k: v for k, v in identity.items() if v is not None})
-    photos, brand_probs, _ = score_manifest(inspector, manifest)
-    parcels = parcels_of(photos, brand_probs, inspector)
-    band = band_on(parcels, target_error, delta)
-    lab = parcels[np.isfinite(parcels["target"])]
+    lab = labelled_parcels(inspector, manifest)
+    band = band_on(lab, target_error, delta)
     provenance = {
         "manifest": str(Path(manifest).resolve()),
         "manifest_sha256": hashlib.sha256(Path(manifest).read_bytes()).hexdigest(),
@@ -102,9 +106,7 @@ def recertify(model: str | None, manifest: str, out: str | Path, target_error: f
 
 def decided_on(inspector: Inspector, manifest: str, confidence: float) -> dict:
     """Share decided automatically and error among them, on another labelled manifest."""
-    photos, brand_probs, _ = score_manifest(inspector, manifest)
-    parcels = parcels_of(photos, brand_probs, inspector)
-    lab = parcels[np.isfinite(parcels["target"])]
+    lab = labelled_parcels(inspector, manifest)
     n_auto, errors = selective_error(lab["prob"].to_numpy(float), lab["target"].to_numpy(float), confidence)
     return {"manifest": str(manifest), "parcels": int(len(lab)), "decided": n_auto,
             "coverage": n_auto / len(lab) if len(lab) else 0.0, "errors": errors,
