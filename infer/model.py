@@ -39,6 +39,10 @@ class NetSpec:
     # data): one output per kind of flaw, so a union of a dozen different cues is not learned as
     # one. Empty: no such head. Serving ignores it.
     defects: list[str] = field(default_factory=list)
+    # Printed lines of an auxiliary reading head (train.read_loss_weight > 0 on data that says
+    # what each photo's print reads): a brand name or a "made in" line per output. Serving
+    # ignores it too.
+    printed: list[str] = field(default_factory=list)
     # One of POOLS for each head; packages saved before these keys load as "avg".
     cf_pool: str = "avg"
     brand_pool: str = "avg"
@@ -65,19 +69,23 @@ class InspectorNet(nn.Module):
         self.counterfeit_head = nn.Linear(features, 1)
         self.brand_head = nn.Linear(features, max(1, len(spec.brands)))
         self.defect_head = nn.Linear(features, len(spec.defects)) if spec.defects else None
+        self.read_head = nn.Linear(features, len(spec.printed)) if spec.printed else None
         _check_pools(spec.cf_pool, spec.brand_pool)
 
     def forward(self, images: torch.Tensor, defects: bool = False):
         """(counterfeit logit [N], brand logits [N, B]); a tuple keeps export to ONNX simple.
-        `defects=True` (training) adds the defect logits [N, K]; it goes through forward() so that
-        DistributedDataParallel sees the call."""
+        `defects=True` (training) adds the auxiliary logits [N, K + V]: the defect head's K, then
+        the reading head's V; it goes through forward() so that DistributedDataParallel sees
+        the call."""
         if not defects:
             cf, brand, _ = self.forward_all(images)
             return cf, brand
-        if self.defect_head is None:
-            raise ValueError("this network has no defect head (NetSpec.defects is empty)")
+        heads = [h for h in (self.defect_head, self.read_head) if h is not None]
+        if not heads:
+            raise ValueError("this network has no auxiliary head (NetSpec.defects and "
+                             "NetSpec.printed are empty)")
         cf, brand, _, dropped = self._outputs(images)
-        return cf, brand, self.defect_head(dropped)
+        return cf, brand, torch.cat([h(dropped) for h in heads], dim=1)
 
     def forward_all(self, images: torch.Tensor):
         """Logits plus the backbone's pooled features [N, D] (for out-of-distribution scores)."""
@@ -132,6 +140,7 @@ def create_inspector_net(
     defects: list[str] | None = None,
     cf_pool: str = "avg",
     brand_pool: str = "avg",
+    printed: list[str] | None = None,
 ) -> InspectorNet:
     if tta not in TTA_MODES:
         raise ValueError(f"tta must be one of {TTA_MODES}, got {tta!r}")
@@ -153,6 +162,7 @@ def create_inspector_net(
         dropout=dropout,
         tta=tta,
         defects=list(defects or []),
+        printed=list(printed or []),
         cf_pool=cf_pool,
         brand_pool=brand_pool,
     )

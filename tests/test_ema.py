@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import torch
 from safetensors.torch import load_file
 
@@ -17,7 +18,7 @@ def test_package_ships_the_average_not_the_last_step(smoke_run, tmp_path):
     proc = run_module(
         ["train", "--config", str(REPO / "configs" / "smoke.yaml"), f"output_dir={work / 'run'}",
          f"data.synthetic.out_dir={smoke_run['manifest'].parent}", "tracking.register_as=",
-         "train.ema_decay=0.9"],
+         "train.ema_decay=0.9", "train.read_loss_weight=1.0"],
         cwd=work, env={"MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -29,6 +30,14 @@ def test_package_ships_the_average_not_the_last_step(smoke_run, tmp_path):
     assert not torch.allclose(raw[head], averaged[head]), "the average should lag the last step"
     for key, value in shipped.items():
         assert torch.equal(value, averaged[key].contiguous()), key
+    # The reading head (same run, to spare a second training) ships with its vocabulary: what
+    # the smoke set's tags and boxes print, and only that.
+    meta = json.loads((work / "run" / "model" / "inspector.json").read_text())
+    vocab = meta["net"]["printed"]
+    assert vocab and "read_head.weight" in shipped and shipped["read_head.weight"].shape[0] == len(vocab)
+    manifest = pd.read_csv(smoke_run["manifest"], keep_default_na=False)
+    lines = {t for cell in manifest["printed"] for t in cell.split(";") if t}
+    assert set(vocab) <= lines
 
 
 def test_decay_outside_zero_one_is_refused():

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from train.synthetic import BRANDS, DEFECTS, VIEWS, generate_dataset
+from train.synthetic.generate import FORMAT_VERSION
 
 SIZE = 64
 PARCELS = 10
@@ -46,7 +47,9 @@ def test_outputs_exist(dataset: Path):
 def _check_manifest(manifest: Path, n_parcels: int) -> None:
     rows = _rows(manifest)
     assert list(rows[0]) == ["path", "label", "brand", "parcel_id", "view", "defects",
-                             "visible_defects", "strength"]
+                             "visible_defects", "strength", "printed"]
+    for r in rows:  # print is read only on the tag and the box sticker
+        assert (r["printed"] != "") == (r["view"] in ("label", "box")), r["path"]
     parcels = defaultdict(list)
     for r in rows:
         parcels[r["parcel_id"]].append(r)
@@ -154,7 +157,7 @@ def test_sets_stamped_before_twins_existed_still_match(tmp_path: Path):
     out = tmp_path / "old"
     out.mkdir()
     (out / "manifest.csv").write_text("path,label\n")
-    stamp = {"format_version": 2, "n_parcels": 10, "seed": 3, "difficulty": "mixed",
+    stamp = {"format_version": FORMAT_VERSION, "n_parcels": 10, "seed": 3, "difficulty": "mixed",
              "image_size": 64, "counterfeit_share": 0.5}
     (out / "generator.json").write_text(json.dumps(stamp))
     cfg = SyntheticConfig(out_dir=str(out), parcels=10, seed=3, image_size=64)

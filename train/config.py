@@ -117,6 +117,10 @@ class TrainConfig:
     # > 0: an auxiliary head learns which defect kinds each photo shows, where the data says so
     # (`visible_defects`, the synthetic sets); real photos without annotations are left out of it.
     defect_loss_weight: float = 0.0
+    # > 0: an auxiliary head reads the print on each photo: which brand names and "made in"
+    # lines it shows, spelt right (`printed`, the synthetic sets). One bit per tag ("flawed or
+    # not") is memorised from a thousand tags; naming what every tag says cannot be.
+    read_loss_weight: float = 0.0
     # Weight the brand loss so every brand weighs the same under the sampler's draws, whatever
     # share of the labelled photos it has (one brand's many listings must not become a default).
     brand_balance: bool = False

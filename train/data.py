@@ -6,6 +6,7 @@ recognise the shoe instead of judging it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,14 +259,52 @@ def defect_targets(df: pd.DataFrame, defects: list[str]) -> torch.Tensor:
     return out
 
 
+def _reads(df: pd.DataFrame) -> pd.Series:
+    """Rows of sources that say what each photo's print reads (`printed`, the synthetic sets);
+    a photo of such a source without print (a sole, a stitch) is annotated as reading nothing."""
+    if "printed" not in df:
+        return pd.Series(False, index=df.index)
+    cells = df["printed"].where(df["printed"].notna(), "").astype(str)
+    return (cells != "").groupby(df["source"]).transform("any")
+
+
+def printed_vocabulary(df: pd.DataFrame, min_share: float = 0.005) -> list[str]:
+    """Printed lines (a brand name, "MADE IN VIETNAM") read on at least `min_share` of the
+    photos of `df` that show print (and on two at least), sorted. Each misspelling is rare, so
+    it falls below the share and a misprinted line reads as none of the vocabulary: the head
+    learns that the right words are missing, not a list of typos."""
+    if "printed" not in df:
+        return []
+    cells = [str(c) for c in df["printed"][_reads(df)].fillna("") if str(c)]
+    counts = pd.Series([t for cell in cells for t in cell.split(";") if t]).value_counts()
+    return sorted(counts.index[counts >= max(2, math.ceil(min_share * len(cells)))])
+
+
+def printed_targets(df: pd.DataFrame, vocabulary: list[str]) -> torch.Tensor:
+    """[N, V] multi-hot of the vocabulary lines each photo's print reads; rows of sources that
+    do not say (real photos) are -1, left out of the loss."""
+    out = torch.full((len(df), len(vocabulary)), -1.0)
+    column = {t: k for k, t in enumerate(vocabulary)}
+    cells = df["printed"].fillna("") if "printed" in df else [""] * len(df)
+    for i, (cell, known) in enumerate(zip(cells, _reads(df).to_numpy(), strict=True)):
+        if known:
+            out[i] = 0.0
+            for t in filter(None, str(cell).split(";")):
+                if t in column:
+                    out[i, column[t]] = 1.0
+    return out
+
+
 class PhotoDataset(Dataset):
     """Decoded photos in memory; augmentation on the fly. Yields uint8 HWC images so the
     normalisation happens once per batch, in the shared `infer.preprocess.normalize`.
-    With `defects`, each item also carries its defect targets (see `defect_targets`).
+    With `defects` and/or `printed`, each item also carries the auxiliary targets: the defect
+    multi-hot, then the printed-line multi-hot (`defect_targets`, `printed_targets`).
     `brand_only_augment`, if given, replaces `augment` for photos without a counterfeit label."""
 
     def __init__(self, images: np.ndarray, df: pd.DataFrame, brands: list[str], augment=None,
-                 defects: list[str] | None = None, brand_only_augment=None):
+                 defects: list[str] | None = None, brand_only_augment=None,
+                 printed: list[str] | None = None):
         self.images = images
         self.augment = augment
         self.brand_only_augment = brand_only_augment
@@ -273,7 +312,9 @@ class PhotoDataset(Dataset):
         self.target = torch.tensor(target.fillna(-1).to_numpy(), dtype=torch.float32)
         index = {b: i for i, b in enumerate(brands)}
         self.brand = torch.tensor([index.get(b, -1) for b in df["brand"]], dtype=torch.long)
-        self.defects = defect_targets(df, defects) if defects else None
+        aux = ([defect_targets(df, defects)] if defects else []) + (
+            [printed_targets(df, printed)] if printed else [])
+        self.defects = torch.cat(aux, dim=1) if aux else None
 
     def __len__(self) -> int:
         return len(self.images)

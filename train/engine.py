@@ -89,7 +89,10 @@ def masked_losses(cf_logit, brand_logits, target, brand, brand_class_weights=Non
 
 
 def defect_loss(defect_logits, defect_target):
-    """Multi-label loss over rows that carry defect annotations (the others are -1)."""
+    """Multi-label loss over rows that carry annotations (the others are -1): the defect head's,
+    and the reading head's."""
+    if defect_target.shape[1] == 0:  # this network has no such head
+        return defect_logits.sum() * 0.0
     rows = defect_target[:, 0] >= 0
     if not rows.any():
         return defect_logits.sum() * 0.0
@@ -98,16 +101,18 @@ def defect_loss(defect_logits, defect_target):
 
 def train_one_epoch(
     net, loader, optimizer, scheduler, *, brand_weight, channels_last, max_steps, desc,
-    defect_weight: float = 0.0, brand_class_weights=None, ema=None,
+    defect_weight: float = 0.0, brand_class_weights=None, ema=None, read_weight: float = 0.0,
 ) -> dict[str, float]:
-    """`ema`: a timm ModelEmaV3 of the (unwrapped) network, updated after every step."""
+    """`ema`: a timm ModelEmaV3 of the (unwrapped) network, updated after every step.
+    `defect_weight`, `read_weight`: weights of the auxiliary defect and reading losses."""
     net.train()
     # A DistributedDataParallel wrapper keeps the InspectorNet (and its spec) in `.module`.
     spec = getattr(net, "module", net).spec
     mean, std = spec.mean, spec.std
     device = next(net.parameters()).device
     class_weights = None if brand_class_weights is None else brand_class_weights.to(device)
-    keys = ("loss", "counterfeit_loss", "brand_loss", "defect_loss")
+    keys = ("loss", "counterfeit_loss", "brand_loss", "defect_loss", "read_loss")
+    n_defects = len(spec.defects)
     totals = dict.fromkeys(keys, 0.0)
     steps = 0
     bar = tqdm(loader, desc=desc, unit="batch", leave=False)
@@ -118,14 +123,17 @@ def train_one_epoch(
         # normalize() permutes NHWC photos, which leaves channels_last strides: make the layout
         # the flag's, so train.channels_last=false really trains on NCHW tensors.
         x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-        if extra:  # the dataset carries defect targets: train the auxiliary head too
-            cf_logit, brand_logits, defect_logits = net(x, defects=True)
-            aux = defect_loss(defect_logits, extra[0].to(device, non_blocking=True))
+        if extra:  # the dataset carries auxiliary targets: train those heads too
+            cf_logit, brand_logits, aux_logits = net(x, defects=True)
+            aux_target = extra[0].to(device, non_blocking=True)
+            # Defect kinds first, then printed lines: the order InspectorNet concatenates them.
+            aux = defect_loss(aux_logits[:, :n_defects], aux_target[:, :n_defects])
+            read = defect_loss(aux_logits[:, n_defects:], aux_target[:, n_defects:])
         else:
             cf_logit, brand_logits = net(x)
-            aux = cf_logit.sum() * 0.0
+            aux = read = cf_logit.sum() * 0.0
         cf_loss, brand_loss = masked_losses(cf_logit, brand_logits, target, brand, class_weights)
-        loss = cf_loss + brand_weight * brand_loss + defect_weight * aux
+        loss = cf_loss + brand_weight * brand_loss + defect_weight * aux + read_weight * read
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -134,7 +142,7 @@ def train_one_epoch(
             ema.update(getattr(net, "module", net), step=scheduler.last_epoch)
         steps += 1
         # One device-to-host copy per step for the three losses, not one `.item()` sync each.
-        values = torch.stack([loss, cf_loss, brand_loss, aux]).detach().tolist()
+        values = torch.stack([loss, cf_loss, brand_loss, aux, read]).detach().tolist()
         for key, value in zip(keys, values, strict=True):
             totals[key] += value
         # refresh=False: tqdm redraws on its own clock (mininterval) rather than every step.

@@ -46,6 +46,7 @@ from train.data import (
     load_sources,
     parse_source,
     photo_targets,
+    printed_vocabulary,
     sample_weights,
     trains_brand,
 )
@@ -190,9 +191,13 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
 
     # Model and optimisation.
     defects = defect_vocabulary(train_df) if cfg.train.defect_loss_weight > 0 else []
+    printed = printed_vocabulary(train_df) if cfg.train.read_loss_weight > 0 else []
+    if cfg.train.read_loss_weight > 0 and not printed:
+        raise ValueError("train.read_loss_weight > 0 but no training source says what its photos' "
+                         "print reads (a `printed` column, written by the synthetic generator)")
     net = create_inspector_net(
         cfg.model.name, brands, cfg.model.weights, size, cfg.model.dropout, cfg.model.tta, defects,
-        cfg.model.cf_pool, cfg.model.brand_pool,
+        cfg.model.cf_pool, cfg.model.brand_pool, printed,
     )
     if cfg.model.init:
         report = init_from(net, cfg.model.init)
@@ -205,7 +210,8 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
     augment = build_augment(cfg.train.augment, cfg.train.hflip)
     # Zooming out is for reading brands off small shoes; counterfeit photos keep their detail.
     zoomed = build_augment(cfg.train.augment, cfg.train.hflip, cfg.train.zoom_out) if cfg.train.zoom_out else None
-    dataset = PhotoDataset(train_images, train_df, brands, augment, defects=defects, brand_only_augment=zoomed)
+    dataset = PhotoDataset(train_images, train_df, brands, augment, defects=defects, brand_only_augment=zoomed,
+                           printed=printed)
     loader = build_train_loader(cfg, dataset, train_df, ctx)
     class_weights = None
     if cfg.train.brand_balance:
@@ -265,7 +271,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
         losses = train_one_epoch(
             model, loader, optimizer, scheduler,
             brand_weight=cfg.train.brand_loss_weight,
-            defect_weight=cfg.train.defect_loss_weight,
+            defect_weight=cfg.train.defect_loss_weight, read_weight=cfg.train.read_loss_weight,
             brand_class_weights=class_weights,
             ema=ema,
             channels_last=cfg.train.channels_last,

@@ -28,9 +28,10 @@ from .defects import VIEWS
 from .parcel import make_parcel
 from .preview import contact_sheet
 
-FORMAT_VERSION = 2  # bump whenever the same arguments would draw different images
+FORMAT_VERSION = 3  # bump whenever the same arguments would draw different images or columns
 RENDER_SCALE = 1.5
-COLUMNS = ("path", "label", "brand", "parcel_id", "view", "defects", "visible_defects", "strength")
+COLUMNS = ("path", "label", "brand", "parcel_id", "view", "defects", "visible_defects", "strength",
+           "printed")
 DIFFICULTIES = ("easy", "hard", "mixed")
 
 RENDERERS = {
@@ -119,6 +120,7 @@ def _parcel_job(job, seed, difficulty, image_size, out_dir: str, twins: bool = F
             path=f"images/{pid}/{name}", label=p.label, brand=p.brand.name, parcel_id=pid,
             view=view, defects=";".join(p.defects), visible_defects=";".join(p.visible(view)),
             strength="" if p.strength is None else f"{p.strength:.3f}",
+            printed=";".join(p.printed(view)),
         ))
         if twins:
             rows[-1]["group"] = f"syn{seed}-{drawn:05d}"

@@ -42,6 +42,12 @@ class Parcel:
     def label(self) -> str:
         return "counterfeit" if self.counterfeit else "genuine"
 
+    def printed(self, view: str) -> tuple:
+        """The brand name and the "made in" line as this view's print reads them, typos and all:
+        what a reader of the tag (`label`) or the box sticker (`box`) would have to get right."""
+        pr = {"label": self.tag, "box": self.box}.get(view)
+        return () if pr is None else tuple(pr.get(k).text for k in ("wordmark", "made"))
+
     def visible(self, view: str) -> tuple:
         return tuple(d for d in self.defects
                      if view in dz.visible_views(d, self.strength or 0.0, self.surfaces.get(d, ())))
