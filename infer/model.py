@@ -72,12 +72,12 @@ class InspectorNet(nn.Module):
         self.read_head = nn.Linear(features, len(spec.printed)) if spec.printed else None
         _check_pools(spec.cf_pool, spec.brand_pool)
 
-    def forward(self, images: torch.Tensor, defects: bool = False):
+    def forward(self, images: torch.Tensor, aux: bool = False):
         """(counterfeit logit [N], brand logits [N, B]); a tuple keeps export to ONNX simple.
-        `defects=True` (training) adds the auxiliary logits [N, K + V]: the defect head's K, then
+        `aux=True` (training) adds the auxiliary logits [N, K + V]: the defect head's K, then
         the reading head's V; it goes through forward() so that DistributedDataParallel sees
         the call."""
-        if not defects:
+        if not aux:
             cf, brand, _ = self.forward_all(images)
             return cf, brand
         heads = [h for h in (self.defect_head, self.read_head) if h is not None]

@@ -50,7 +50,7 @@ def test_defect_head_round_trips_through_the_package_and_leaves_serving_outputs_
     net = create_inspector_net("tf_efficientnet_lite0", ["kestra", "zephra"], weights="none",
                                image_size=64, defects=kinds).eval()
     x = torch.randn(2, 3, 64, 64)
-    cf, brand, d = net(x, defects=True)
+    cf, brand, d = net(x, aux=True)
     assert d.shape == (2, 2)
     assert torch.equal(net(x)[0], cf)  # the head does not touch the counterfeit logit
     save_package(tmp_path / "pkg", net, {"pooling": "max"}, onnx=False)

@@ -72,7 +72,7 @@ def test_reading_head_round_trips_and_leaves_serving_outputs_alone(tmp_path):
     net = create_inspector_net("tf_efficientnet_lite0", ["alavis", "kestra"], weights="none",
                                image_size=64, defects=["label_typo"], printed=vocab).eval()
     x = torch.randn(2, 3, 64, 64)
-    cf, _, aux = net(x, defects=True)
+    cf, _, aux = net(x, aux=True)
     assert aux.shape == (2, 3)  # one defect kind, then two printed lines
     assert torch.equal(net(x)[0], cf)
     save_package(tmp_path / "pkg", net, {"pooling": "max"}, onnx=False)

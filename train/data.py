@@ -228,12 +228,29 @@ def decode_all(paths: list[str], image_size: int, desc: str) -> tuple[np.ndarray
     return out, errors
 
 
-def _annotated(df: pd.DataFrame) -> pd.Series:
-    """Rows of sources that say which defects each photo shows (`visible_defects`)."""
-    if "visible_defects" not in df:
+def _annotated(df: pd.DataFrame, column: str = "visible_defects") -> pd.Series:
+    """Rows of sources that annotate `column` (any non-empty cell in the source): the synthetic
+    sets say which defects each photo shows and what its print reads; real photos say neither.
+    Within such a source an empty cell is an annotation too (no defect shown, no print)."""
+    if column not in df:
         return pd.Series(False, index=df.index)
-    shows = df["visible_defects"].fillna("") != ""
+    shows = df[column].where(df[column].notna(), "").astype(str) != ""
     return shows.groupby(df["source"]).transform("any")
+
+
+def _multi_hot(df: pd.DataFrame, column: str, vocabulary: list[str]) -> torch.Tensor:
+    """[N, V] multi-hot of the `;`-separated entries of `column` found in `vocabulary`; rows of
+    sources that do not annotate the column are -1 (left out of the loss)."""
+    out = torch.full((len(df), len(vocabulary)), -1.0)
+    index = {v: k for k, v in enumerate(vocabulary)}
+    cells = df[column].fillna("") if column in df else [""] * len(df)
+    for i, (cell, known) in enumerate(zip(cells, _annotated(df, column).to_numpy(), strict=True)):
+        if known:
+            out[i] = 0.0
+            for entry in filter(None, str(cell).split(";")):
+                if entry in index:
+                    out[i, index[entry]] = 1.0
+    return out
 
 
 def defect_vocabulary(df: pd.DataFrame) -> list[str]:
@@ -246,26 +263,7 @@ def defect_vocabulary(df: pd.DataFrame) -> list[str]:
 def defect_targets(df: pd.DataFrame, defects: list[str]) -> torch.Tensor:
     """[N, K] multi-hot of the defects each photo shows; rows of unannotated sources are -1
     (no defect loss), so real photos without annotations teach nothing wrong."""
-    out = torch.full((len(df), len(defects)), -1.0)
-    annotated = _annotated(df).to_numpy()
-    column = {d: k for k, d in enumerate(defects)}
-    cells = df["visible_defects"].fillna("") if "visible_defects" in df else [""] * len(df)
-    for i, (cell, known) in enumerate(zip(cells, annotated, strict=True)):
-        if known:
-            out[i] = 0.0
-            for d in filter(None, str(cell).split(";")):
-                if d in column:
-                    out[i, column[d]] = 1.0
-    return out
-
-
-def _reads(df: pd.DataFrame) -> pd.Series:
-    """Rows of sources that say what each photo's print reads (`printed`, the synthetic sets);
-    a photo of such a source without print (a sole, a stitch) is annotated as reading nothing."""
-    if "printed" not in df:
-        return pd.Series(False, index=df.index)
-    cells = df["printed"].where(df["printed"].notna(), "").astype(str)
-    return (cells != "").groupby(df["source"]).transform("any")
+    return _multi_hot(df, "visible_defects", defects)
 
 
 def printed_vocabulary(df: pd.DataFrame, min_share: float = 0.005) -> list[str]:
@@ -275,24 +273,15 @@ def printed_vocabulary(df: pd.DataFrame, min_share: float = 0.005) -> list[str]:
     learns that the right words are missing, not a list of typos."""
     if "printed" not in df:
         return []
-    cells = [str(c) for c in df["printed"][_reads(df)].fillna("") if str(c)]
+    cells = [str(c) for c in df["printed"][_annotated(df, "printed")].fillna("") if str(c)]
     counts = pd.Series([t for cell in cells for t in cell.split(";") if t]).value_counts()
     return sorted(counts.index[counts >= max(2, math.ceil(min_share * len(cells)))])
 
 
 def printed_targets(df: pd.DataFrame, vocabulary: list[str]) -> torch.Tensor:
-    """[N, V] multi-hot of the vocabulary lines each photo's print reads; rows of sources that
-    do not say (real photos) are -1, left out of the loss."""
-    out = torch.full((len(df), len(vocabulary)), -1.0)
-    column = {t: k for k, t in enumerate(vocabulary)}
-    cells = df["printed"].fillna("") if "printed" in df else [""] * len(df)
-    for i, (cell, known) in enumerate(zip(cells, _reads(df).to_numpy(), strict=True)):
-        if known:
-            out[i] = 0.0
-            for t in filter(None, str(cell).split(";")):
-                if t in column:
-                    out[i, column[t]] = 1.0
-    return out
+    """[N, V] multi-hot of the vocabulary lines each photo's print reads (`printed`); rows of
+    sources that do not say (real photos) are -1, left out of the loss."""
+    return _multi_hot(df, "printed", vocabulary)
 
 
 class PhotoDataset(Dataset):
@@ -314,7 +303,7 @@ class PhotoDataset(Dataset):
         self.brand = torch.tensor([index.get(b, -1) for b in df["brand"]], dtype=torch.long)
         aux = ([defect_targets(df, defects)] if defects else []) + (
             [printed_targets(df, printed)] if printed else [])
-        self.defects = torch.cat(aux, dim=1) if aux else None
+        self.aux_targets = torch.cat(aux, dim=1) if aux else None
 
     def __len__(self) -> int:
         return len(self.images)
@@ -333,7 +322,7 @@ class PhotoDataset(Dataset):
                 augment.set_random_seed(seed)
             image = augment(image=image)["image"]
         item = (torch.from_numpy(np.ascontiguousarray(image)), self.target[i], self.brand[i])
-        return item if self.defects is None else (*item, self.defects[i])
+        return item if self.aux_targets is None else (*item, self.aux_targets[i])
 
 
 def brand_class_weights(df: pd.DataFrame, brands: list[str], draw_weights: np.ndarray | None) -> torch.Tensor:

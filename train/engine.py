@@ -124,7 +124,7 @@ def train_one_epoch(
         # the flag's, so train.channels_last=false really trains on NCHW tensors.
         x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
         if extra:  # the dataset carries auxiliary targets: train those heads too
-            cf_logit, brand_logits, aux_logits = net(x, defects=True)
+            cf_logit, brand_logits, aux_logits = net(x, aux=True)
             aux_target = extra[0].to(device, non_blocking=True)
             # Defect kinds first, then printed lines: the order InspectorNet concatenates them.
             aux = defect_loss(aux_logits[:, :n_defects], aux_target[:, :n_defects])

@@ -26,7 +26,7 @@ def read_scores(net, images: np.ndarray, batch: int = 64) -> np.ndarray:
     with torch.inference_mode():
         for i in range(0, len(images), batch):
             x = normalize(torch.from_numpy(images[i:i + batch]), net.spec.mean, net.spec.std)
-            out.append(torch.sigmoid(net(x, defects=True)[2][:, len(net.spec.defects):]))
+            out.append(torch.sigmoid(net(x, aux=True)[2][:, len(net.spec.defects):]))
     return torch.cat(out).numpy()
 
 
