@@ -52,10 +52,10 @@ def read_text(path: Path) -> str:
 
 
 def ocr_manifest(manifest: Path, cache: Path, workers: int) -> pd.DataFrame:
-    df = pd.read_csv(manifest)
-    rows = df[df.view.isin(PRINT_VIEWS)].copy()
     if cache.exists():
         return pd.read_csv(cache, keep_default_na=False)
+    df = pd.read_csv(manifest)
+    rows = df[df.view.isin(PRINT_VIEWS)].copy()
     paths = [manifest.parent / p for p in rows.path]
     with ThreadPoolExecutor(workers) as pool:
         rows["ocr"] = list(tqdm(pool.map(read_text, paths), total=len(paths), desc="ocr"))
