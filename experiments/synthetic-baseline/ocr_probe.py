@@ -31,13 +31,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from by_defect_group import TEXT as TEXT_DEFECTS  # this folder: the same "text-only" fakes
 from PIL import Image
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
 PRINT_VIEWS = ("label", "box")
-TEXT_DEFECTS = {"label_typo", "label_country", "label_font", "label_misaligned"}
 UPSCALE = 3  # Tesseract wants ~20 px capitals; the tags print them at 6-8 px
 
 
