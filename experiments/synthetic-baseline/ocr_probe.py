@@ -112,7 +112,9 @@ def photo_features(text: str, brand: str, made: dict[str, set[str]], names: set[
     `made_any`: edit distance of the "made in" line to the nearest genuine line of any brand (a
     misprint, or a misread); `made_other`: it is read closer to another brand's genuine line than
     to any of this brand's (a country outside the brand's factories); `made_own`: its distance to
-    the nearest of the brand's own lines; `name`: the same for the brand name. Nothing read within half a line's length counts as not read (NaN)."""
+    the nearest of the brand's own lines; `name`: the same for the brand name. A line more than 7
+    edits from every genuine "made in" line, or a word more than 3 from every brand name, counts
+    as not read (NaN)."""
     ls = lines(text)
     every = set().union(*made.values())
     line, d_any = nearest(ls, every)
