@@ -94,8 +94,8 @@ class Inspector:
 
     # -- photos -------------------------------------------------------------------------------
     def _decode(self, source: PhotoSource, name: str) -> np.ndarray:
-        img = load_photo(source, name=name, min_size=self.spec.image_size)
-        return letterbox(img, self.spec.image_size)
+        img = load_photo(source, name=name, min_size=self.spec.input_size)
+        return letterbox(img, self.spec.input_size)
 
     def forward_arrays(self, arrays: np.ndarray, batch_size: int = 32):
         """Letterboxed uint8 photos -> calibrated counterfeit logits [N], brand probs [N,B] and

@@ -10,7 +10,7 @@ import timm
 import torch
 from torch import nn
 
-from infer.preprocess import normalize
+from infer.preprocess import crop_offsets, detail_views, normalize
 from infer.weights import load_backbone_weights
 
 TTA_MODES = ("none", "hflip")
@@ -46,6 +46,15 @@ class NetSpec:
     # One of POOLS for each head; packages saved before these keys load as "avg".
     cf_pool: str = "avg"
     brand_pool: str = "avg"
+    # 0: photos are letterboxed at image_size. A multiple of image_size: photos are letterboxed
+    # at this size and each is scored as the mean of its detail views (the whole photo and a
+    # grid of full-resolution crops, `infer.preprocess.detail_views`).
+    detail_size: int = 0
+
+    @property
+    def input_size(self) -> int:
+        """The size photos are letterboxed at before they reach `predict_arrays`."""
+        return self.detail_size or self.image_size
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -141,6 +150,7 @@ def create_inspector_net(
     cf_pool: str = "avg",
     brand_pool: str = "avg",
     printed: list[str] | None = None,
+    detail_size: int = 0,
 ) -> InspectorNet:
     if tta not in TTA_MODES:
         raise ValueError(f"tta must be one of {TTA_MODES}, got {tta!r}")
@@ -165,6 +175,7 @@ def create_inspector_net(
         printed=list(printed or []),
         cf_pool=cf_pool,
         brand_pool=brand_pool,
+        detail_size=detail_size,
     )
     return InspectorNet(spec, backbone)
 
@@ -173,6 +184,18 @@ def build_from_spec(spec: NetSpec) -> InspectorNet:
     """An uninitialised network of `spec`'s shape, to receive saved weights."""
     backbone, _ = create_backbone(spec.backbone, weights=None)
     return InspectorNet(spec, backbone)
+
+
+def expected_views(spec: NetSpec, shape) -> int:
+    """How many images of `spec.image_size` one photo of `shape` (H, W) becomes. With detail
+    views a photo letterboxed at the wrong size is an error here, not a silently wrong score
+    (without them any size runs, as a convolutional network allows)."""
+    if not spec.detail_size:
+        return 1
+    if tuple(shape) != (spec.detail_size, spec.detail_size):
+        raise ValueError(f"photos must be letterboxed at {spec.detail_size} px for this model "
+                         f"(detail_size), got {tuple(shape)}")
+    return 1 + len(crop_offsets(spec.detail_size, spec.image_size)) ** 2
 
 
 @torch.inference_mode()
@@ -191,17 +214,24 @@ def predict_arrays(
 
     net.eval()
     device = next(net.parameters()).device
+    spec = net.spec
+    views = expected_views(spec, arrays.shape[1:3])
+    per_batch = max(1, batch_size // views)  # photos per forward pass, each `views` images
     cf_out, brand_out, feat_out = [], [], []
-    starts = range(0, len(arrays), batch_size)
+    starts = range(0, len(arrays), per_batch)
     for start in tqdm(starts, desc=progress, unit="batch", leave=False, disable=progress is None):
-        x = normalize(torch.from_numpy(np.ascontiguousarray(arrays[start : start + batch_size])).to(device),
-                      net.spec.mean, net.spec.std)
+        chunk = arrays[start : start + per_batch]
+        if spec.detail_size:
+            chunk = detail_views(chunk, spec.image_size).reshape(-1, spec.image_size, spec.image_size, 3)
+        x = normalize(torch.from_numpy(np.ascontiguousarray(chunk)).to(device), spec.mean, spec.std)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         cf, brand, feats = net.forward_all(x)
-        if net.spec.tta == "hflip":
+        if spec.tta == "hflip":
             cf_m, brand_m, feats_m = net.forward_all(x.flip(-1))
             cf, brand, feats = (cf + cf_m) / 2, (brand + brand_m) / 2, (feats + feats_m) / 2
+        if views > 1:
+            cf, brand, feats = (t.reshape(-1, views, *t.shape[1:]).mean(dim=1) for t in (cf, brand, feats))
         cf_out.append(cf.double().cpu().numpy())
         brand_out.append(brand.double().cpu().numpy())
         if features:

@@ -39,3 +39,40 @@ def normalize(
     mean_t = torch.tensor(mean, dtype=torch.float32, device=tensor.device).view(1, 3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32, device=tensor.device).view(1, 3, 1, 1)
     return tensor.sub_(mean_t).div_(std_t)
+
+
+# A fine-grained cue (a toe box's perforations, a stitch line, a misprinted letter) can be a few
+# pixels wide once a 640-px photo is letterboxed to 224. With `NetSpec.detail_size` the photo is
+# letterboxed at a multiple of the network's input size instead, and the network sees it as
+# several views of `size`: the whole photo box-averaged down, and a grid of crops at full detail.
+DETAIL_GRID = 3  # crops per side: half-overlapping tiles when detail_size = 2 * size
+
+
+def downscale(arrays: np.ndarray, size: int) -> np.ndarray:
+    """[..., S, S, 3] uint8 letterboxed at S = k * size -> [..., size, size, 3]: each output pixel
+    the mean of a k x k block, which is what letterboxing at `size` directly would give up to
+    resampling."""
+    s = arrays.shape[-2]
+    if s == size:
+        return arrays
+    k = s // size
+    if k * size != s:
+        raise ValueError(f"photos letterboxed at {s} px cannot be box-averaged to {size} px")
+    lead = arrays.shape[:-3]
+    blocks = arrays.reshape(*lead, size, k, size, k, 3).astype(np.float32)
+    return np.rint(blocks.mean(axis=(-4, -2))).astype(np.uint8)
+
+
+def crop_offsets(s: int, size: int, grid: int = DETAIL_GRID) -> list[int]:
+    """Top-left offsets of `grid` evenly spaced crops of `size` along a side of `s`."""
+    return sorted({int(round(v)) for v in np.linspace(0, s - size, grid)})
+
+
+def detail_views(arrays: np.ndarray, size: int) -> np.ndarray:
+    """[N, S, S, 3] photos letterboxed at S (a multiple of `size`) -> [N, V, size, size, 3]:
+    view 0 the whole photo (`downscale`), then the grid of crops row by row."""
+    s = arrays.shape[1]
+    offsets = crop_offsets(s, size)
+    views = [downscale(arrays, size)]
+    views += [arrays[:, y : y + size, x : x + size] for y in offsets for x in offsets]
+    return np.stack(views, axis=1)

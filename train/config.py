@@ -75,6 +75,11 @@ class DataConfig:
     run_folds: int = 0
     split_seed: int = 0
     image_size: int = 224
+    # 0: photos are letterboxed at image_size. A multiple of image_size (2x: 448 for 224): photos
+    # are letterboxed at this size; training sees either the whole photo box-averaged down or a
+    # random image_size crop at full detail (train.detail_crop_p), and the model scores each
+    # photo as the mean over the whole photo and a 3x3 grid of crops (infer/preprocess.py).
+    detail_size: int = 0
     # Cap on parcels per split, for smoke runs; 0 = all.
     max_parcels: int = 0
     workers: int = 1
@@ -83,6 +88,10 @@ class DataConfig:
     max_broken_share: float = 0.01
 
     def __post_init__(self):
+        if self.detail_size and (self.detail_size < 2 * self.image_size
+                                 or self.detail_size % self.image_size):
+            raise ConfigError(f"data.detail_size ({self.detail_size}) must be 0 or a multiple of "
+                              f"data.image_size ({self.image_size}), at least twice it")
         if self.run_folds and not 0 < self.run_folds <= self.folds:
             raise ConfigError(f"data.run_folds ({self.run_folds}) needs data.folds >= it "
                               f"(folds: {self.folds})")
@@ -140,6 +149,9 @@ class TrainConfig:
     # between this and 1 of their size (train/augment.py), so that brands are read off small
     # shoes in street photos too; photos that train the counterfeit head keep their detail.
     zoom_out: float = 0.0
+    # With data.detail_size: the share of training draws that are a random full-detail crop
+    # rather than the whole photo.
+    detail_crop_p: float = 0.5
     # > 0: evaluate, keep and ship an exponential moving average of the weights with this decay
     # (warmed up from 0, so short runs average over their later steps); 0 = the raw weights.
     ema_decay: float = 0.0
@@ -154,6 +166,8 @@ class TrainConfig:
     def __post_init__(self):
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"train.ema_decay must lie in [0, 1), got {self.ema_decay}")
+        if not 0.0 <= self.detail_crop_p <= 1.0:
+            raise ConfigError(f"train.detail_crop_p must lie in [0, 1], got {self.detail_crop_p}")
 
 
 @dataclass

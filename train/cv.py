@@ -9,7 +9,8 @@ from train.metrics import auroc
 from train.plots import roc_figure
 
 HEADLINE = ("photo_auroc", "parcel_auroc", "brand_accuracy", "photo_brand_accuracy", "ece",
-            "photo_auroc_hflip_tta", "parcel_auroc_hflip_tta", "auto_coverage", "auto_error")
+            "photo_auroc_hflip_tta", "parcel_auroc_hflip_tta", "photo_auroc_whole", "parcel_auroc_whole",
+            "auto_coverage", "auto_error")
 
 
 def summarize_folds(tests: list[dict], photos: list[pd.DataFrame], parcels: list[pd.DataFrame]):

@@ -19,6 +19,7 @@ from timm.utils import ModelEmaV3
 from torch.nn.parallel import DistributedDataParallel
 
 from infer.model import InspectorNet, create_inspector_net, predict_arrays
+from infer.preprocess import downscale
 from infer.ood import FeatureDensity
 from infer.package import save_package
 from train import checkpoint, distributed, tracking
@@ -197,7 +198,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
                          "print reads (a `printed` column, written by the synthetic generator)")
     net = create_inspector_net(
         cfg.model.name, brands, cfg.model.weights, size, cfg.model.dropout, cfg.model.tta, defects,
-        cfg.model.cf_pool, cfg.model.brand_pool, printed,
+        cfg.model.cf_pool, cfg.model.brand_pool, printed, cfg.data.detail_size,
     )
     if cfg.model.init:
         report = init_from(net, cfg.model.init)
@@ -207,9 +208,11 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
     if cfg.train.channels_last:
         net = net.to(memory_format=torch.channels_last)
     net = net.to(ctx.device)
-    augment = build_augment(cfg.train.augment, cfg.train.hflip)
+    detail = (size, cfg.train.detail_crop_p) if cfg.data.detail_size else None
+    augment = build_augment(cfg.train.augment, cfg.train.hflip, detail=detail)
     # Zooming out is for reading brands off small shoes; counterfeit photos keep their detail.
-    zoomed = build_augment(cfg.train.augment, cfg.train.hflip, cfg.train.zoom_out) if cfg.train.zoom_out else None
+    zoomed = (build_augment(cfg.train.augment, cfg.train.hflip, cfg.train.zoom_out, detail)
+              if cfg.train.zoom_out else None)
     dataset = PhotoDataset(train_images, train_df, brands, augment, defects=defects, brand_only_augment=zoomed,
                            printed=printed)
     loader = build_train_loader(cfg, dataset, train_df, ctx)
@@ -354,6 +357,16 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
             net.spec.tta = "none"
             test["photo_auroc_hflip_tta"] = flipped["photo_auroc"]
             test["parcel_auroc_hflip_tta"] = flipped["parcel_auroc"]
+        if scored.spec.detail_size:
+            # What the detail views add: the same network on the whole photo alone (its view 0),
+            # so that crops are not credited with what the training alone did.
+            detail, scored.spec.detail_size = scored.spec.detail_size, 0
+            whole = summarize(*score_split(
+                splits["test"], predict(downscale(split_images("test"), size), "test-whole"),
+                brands, cal.pooling, cal.cf_temp, cal.brand_temp))
+            scored.spec.detail_size = detail
+            test["photo_auroc_whole"] = whole["photo_auroc"]
+            test["parcel_auroc_whole"] = whole["parcel_auroc"]
         tracking.log_metrics(test, "test")
         table = recall_by_view_and_defect(photos)
         tracking.log_table(table, "recall_by_view_defect")
@@ -401,7 +414,8 @@ def _run(cfg: Config, ctx: distributed.Context) -> RunResult:
     if ctx.active and ctx.main:
         torch.distributed.barrier()
     table = load_sources(sources)
-    images, errors = decode_all(list(table["path"]), cfg.data.image_size, desc="decode photos")
+    images, errors = decode_all(list(table["path"]), cfg.data.detail_size or cfg.data.image_size,
+                                desc="decode photos")
     table["readable"] = [e is None for e in errors]
     unreadable = unreadable_table(list(table["path"]), errors)
     check_unreadable(unreadable, len(table), cfg.data.max_broken_share, out)
