@@ -39,6 +39,11 @@ def test_downscale_undoes_a_block_upsampling_and_rejects_other_sizes():
     big = small.repeat(2, axis=1).repeat(2, axis=2)
     np.testing.assert_array_equal(downscale(big, SIZE), small)
     assert downscale(small, SIZE) is small
+    # Any photo: each pixel the mean of its block, rounded half up, for any factor and batch shape.
+    for k in (2, 3):
+        photos = _photos(4, SIZE * k).reshape(2, 2, SIZE * k, SIZE * k, 3)
+        blocks = photos.reshape(2, 2, SIZE, k, SIZE, k, 3).astype(np.float64)
+        np.testing.assert_array_equal(downscale(photos, SIZE), np.floor(blocks.mean(axis=(3, 5)) + 0.5))
     with pytest.raises(ValueError, match="70 px"):
         downscale(_photos(1, 70), SIZE)
 
