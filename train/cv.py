@@ -10,6 +10,7 @@ from train.plots import roc_figure
 
 HEADLINE = ("photo_auroc", "parcel_auroc", "brand_accuracy", "photo_brand_accuracy", "ece",
             "photo_auroc_hflip_tta", "parcel_auroc_hflip_tta", "photo_auroc_whole", "parcel_auroc_whole",
+            "brand_accuracy_whole",
             "auto_coverage", "auto_error")
 
 

@@ -18,10 +18,10 @@ import torch
 from timm.utils import ModelEmaV3
 from torch.nn.parallel import DistributedDataParallel
 
-from infer.model import InspectorNet, create_inspector_net, predict_arrays
-from infer.preprocess import downscale
+from infer.model import InspectorNet, create_inspector_net, expected_views, predict_arrays
 from infer.ood import FeatureDensity
 from infer.package import save_package
+from infer.preprocess import downscale
 from train import checkpoint, distributed, tracking
 from train.augment import build_augment
 from train.broken import check_unreadable, unreadable_table
@@ -331,7 +331,9 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
     ood = None
     if len(val) and len(train_images) >= 3:
         rng = np.random.default_rng(cfg.train.seed)
-        pick = np.sort(rng.choice(len(train_images), min(OOD_FIT_PHOTOS, len(train_images)), replace=False))
+        # The budget is forward passes: with detail views each photo costs `views` of them.
+        fit = OOD_FIT_PHOTOS // expected_views(scored.spec, train_images.shape[1:3])
+        pick = np.sort(rng.choice(len(train_images), min(fit, len(train_images)), replace=False))
         train_features = predict(train_images[pick], "features", features=True)[2]
         ood = FeatureDensity.fit(train_features)
         ood.set_threshold(val_features[val["readable"].to_numpy()], OOD_QUANTILE)
@@ -365,8 +367,8 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
                 splits["test"], predict(downscale(split_images("test"), size), "test-whole"),
                 brands, cal.pooling, cal.cf_temp, cal.brand_temp))
             scored.spec.detail_size = detail
-            test["photo_auroc_whole"] = whole["photo_auroc"]
-            test["parcel_auroc_whole"] = whole["parcel_auroc"]
+            for key in ("photo_auroc", "parcel_auroc", "brand_accuracy"):
+                test[f"{key}_whole"] = whole.get(key)
         tracking.log_metrics(test, "test")
         table = recall_by_view_and_defect(photos)
         tracking.log_table(table, "recall_by_view_defect")
