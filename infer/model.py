@@ -198,6 +198,28 @@ def expected_views(spec: NetSpec, shape) -> int:
     return 1 + len(crop_offsets(spec.detail_size, spec.image_size)) ** 2
 
 
+def view_batches(spec: NetSpec, arrays: np.ndarray, batch_size: int) -> tuple[int, list[slice]]:
+    """(views per photo, the photos of each forward pass): a pass holds whole photos, at most
+    `batch_size` images of `spec.image_size` once each photo is expanded by `as_views`."""
+    views = expected_views(spec, arrays.shape[1:3])
+    per_batch = max(1, batch_size // views)
+    return views, [slice(i, i + per_batch) for i in range(0, len(arrays), per_batch)]
+
+
+def as_views(spec: NetSpec, photos: np.ndarray) -> np.ndarray:
+    """[n, S, S, 3] letterboxed photos -> [n * views, size, size, 3] network inputs."""
+    if not spec.detail_size:
+        return photos
+    return detail_views(photos, spec.image_size).reshape(-1, spec.image_size, spec.image_size, 3)
+
+
+def mean_over_views(outputs, views: int):
+    """Per-image outputs (torch or numpy, photo-major) -> one row per photo."""
+    if views == 1:
+        return tuple(outputs)
+    return tuple(t.reshape(-1, views, *t.shape[1:]).mean(1) for t in outputs)
+
+
 @torch.inference_mode()
 def predict_arrays(
     net: InspectorNet,
@@ -215,14 +237,10 @@ def predict_arrays(
     net.eval()
     device = next(net.parameters()).device
     spec = net.spec
-    views = expected_views(spec, arrays.shape[1:3])
-    per_batch = max(1, batch_size // views)  # photos per forward pass, each `views` images
+    views, batches = view_batches(spec, arrays, batch_size)
     cf_out, brand_out, feat_out = [], [], []
-    starts = range(0, len(arrays), per_batch)
-    for start in tqdm(starts, desc=progress, unit="batch", leave=False, disable=progress is None):
-        chunk = arrays[start : start + per_batch]
-        if spec.detail_size:
-            chunk = detail_views(chunk, spec.image_size).reshape(-1, spec.image_size, spec.image_size, 3)
+    for photos in tqdm(batches, desc=progress, unit="batch", leave=False, disable=progress is None):
+        chunk = as_views(spec, arrays[photos])
         x = normalize(torch.from_numpy(np.ascontiguousarray(chunk)).to(device), spec.mean, spec.std)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -230,8 +248,7 @@ def predict_arrays(
         if spec.tta == "hflip":
             cf_m, brand_m, feats_m = net.forward_all(x.flip(-1))
             cf, brand, feats = (cf + cf_m) / 2, (brand + brand_m) / 2, (feats + feats_m) / 2
-        if views > 1:
-            cf, brand, feats = (t.reshape(-1, views, *t.shape[1:]).mean(dim=1) for t in (cf, brand, feats))
+        cf, brand, feats = mean_over_views((cf, brand, feats), views)
         cf_out.append(cf.double().cpu().numpy())
         brand_out.append(brand.double().cpu().numpy())
         if features:

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from infer.model import InspectorNet, NetSpec, expected_views
-from infer.preprocess import detail_views, normalize
+from infer.model import InspectorNet, NetSpec, as_views, mean_over_views, view_batches
+from infer.preprocess import normalize
 
 ONNX_FILE = "model.onnx"
 INPUT = "images"
@@ -115,14 +115,10 @@ class OnnxNet:
     def predict_arrays(self, arrays: np.ndarray, batch_size: int = 32, features: bool = False):
         """Same contract as `infer.model.predict_arrays(net, arrays, batch_size, features=...)`."""
         spec = self.spec
-        views = expected_views(spec, arrays.shape[1:3])
-        per_batch = max(1, batch_size // views)
+        views, batches = view_batches(spec, arrays, batch_size)
         cf_out, brand_out, feat_out = [], [], []
-        for start in range(0, len(arrays), per_batch):
-            chunk = arrays[start : start + per_batch]
-            if spec.detail_size:
-                chunk = detail_views(chunk, spec.image_size).reshape(-1, spec.image_size, spec.image_size, 3)
-            x = normalize(chunk, spec.mean, spec.std).numpy()
+        for photos in batches:
+            x = normalize(as_views(spec, arrays[photos]), spec.mean, spec.std).numpy()
             if spec.tta == "hflip":
                 # One run over photos and mirrors: one call's overhead, a bigger batch per conv.
                 n = len(x)
@@ -130,8 +126,7 @@ class OnnxNet:
                 cf, brand, feats = ((out[:n] + out[n:]) / 2 for out in both)
             else:
                 cf, brand, feats = self._run(x)
-            if views > 1:
-                cf, brand, feats = (t.reshape(-1, views, *t.shape[1:]).mean(axis=1) for t in (cf, brand, feats))
+            cf, brand, feats = mean_over_views((cf, brand, feats), views)
             cf_out.append(cf.astype(np.float64))
             brand_out.append(brand.astype(np.float64))
             if features:
