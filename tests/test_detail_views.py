@@ -76,20 +76,26 @@ def test_a_photo_is_scored_as_the_mean_of_its_views():
     assert not np.allclose(cf, [e[0][0] for e in each], atol=1e-4)
 
 
-def test_photos_at_the_wrong_size_are_refused_by_both_backends(tmp_path):
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """One network and its ONNX graph for the module: the export is most of these tests' time."""
     net = _net()
+    return net, export_onnx(net, tmp_path_factory.mktemp("onnx") / "m.onnx")
+
+
+def test_photos_at_the_wrong_size_are_refused_by_both_backends(exported):
+    net, path = exported
     with pytest.raises(ValueError, match="letterboxed at 64 px"):
         predict_arrays(net, _photos(1, SIZE))
-    runner = OnnxNet(export_onnx(net, tmp_path / "m.onnx"), net.spec)
     with pytest.raises(ValueError, match="detail_size"):
-        runner.predict_arrays(_photos(1, SIZE))
+        OnnxNet(path, net.spec).predict_arrays(_photos(1, SIZE))
 
 
-def test_onnx_runner_applies_the_detail_views_like_the_eager_path(tmp_path):
-    net = _net()
+def test_onnx_runner_applies_the_detail_views_like_the_eager_path(exported):
+    net = copy.deepcopy(exported[0])
     net.spec.tta = "hflip"  # both test-time augmentations at once: 20 images per photo
     photos = _photos(5)
-    runner = OnnxNet(export_onnx(net, tmp_path / "m.onnx"), net.spec)
+    runner = OnnxNet(exported[1], net.spec)
     eager = predict_arrays(net, photos, batch_size=40, features=True)
     fast = runner.predict_arrays(photos, batch_size=40, features=True)
     for e, f in zip(eager, fast, strict=True):
