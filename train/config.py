@@ -83,6 +83,11 @@ class DataConfig:
     # Cap on parcels per split, for smoke runs; 0 = all.
     max_parcels: int = 0
     workers: int = 1
+    # Photos of different parcels whose 32x32 grey signatures correlate at least this much are
+    # one photo filed twice (a repost, an augmented export): their parcels are split as one
+    # group, and a training copy of a validation or test photo is dropped (train/copies.py).
+    # 0 = off.
+    copy_threshold: float = 0.995
     # Unreadable photos are reported and skipped; above this share of all photos the run stops
     # before the first epoch with the list (a broken mount or a bad export, not a few bad files).
     max_broken_share: float = 0.01
@@ -92,6 +97,8 @@ class DataConfig:
                                  or self.detail_size % self.image_size):
             raise ConfigError(f"data.detail_size ({self.detail_size}) must be 0 or a multiple of "
                               f"data.image_size ({self.image_size}), at least twice it")
+        if not 0 <= self.copy_threshold <= 1:
+            raise ConfigError(f"data.copy_threshold must be in [0, 1] (0 = off), got {self.copy_threshold}")
         if self.run_folds and not 0 < self.run_folds <= self.folds:
             raise ConfigError(f"data.run_folds ({self.run_folds}) needs data.folds >= it "
                               f"(folds: {self.folds})")

@@ -34,6 +34,7 @@ from train.calibrate import (
     score_with,
 )
 from train.config import Config, dump_yaml, flatten, to_dict
+from train.copies import copies_of_held_out, copy_pairs, merge_groups
 from train.cv import summarize_folds
 from train.data import (
     PhotoDataset,
@@ -113,6 +114,26 @@ def gather_sources(cfg: Config) -> tuple[list[Source], Path | None]:
     sources += [parse_source(entry) for entry in cfg.data.manifests]
     sources += [parse_source(entry, role="test") for entry in cfg.data.test_manifests]
     return sources, synthetic_dir
+
+
+def find_copies(table: pd.DataFrame, images: np.ndarray, threshold: float, out: Path | None) -> list:
+    """Copies across parcels (train/copies.py): their split groups merged in `table`, the pairs
+    written to `out/copies.csv` for a person to check (by one process only)."""
+    if not threshold:
+        return []
+    pairs = copy_pairs(images, table["split_group"].to_numpy(), table["readable"].to_numpy(), threshold)
+    if pairs:
+        table["split_group"] = merge_groups(table["split_group"], pairs)
+    if pairs and out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(
+            [{"path_a": table["path"].iat[i], "path_b": table["path"].iat[j], "correlation": round(c, 5),
+              "parcel_a": table["parcel_id"].iat[i], "parcel_b": table["parcel_id"].iat[j]}
+             for i, j, c in pairs]
+        ).to_csv(out / "copies.csv", index=False)
+        print(f"{len(pairs)} pair(s) of photos filed under two parcels: those parcels stay on one side of "
+              f"every split ({out / 'copies.csv'})")
+    return pairs
 
 
 def make_splits(cfg: Config, table: pd.DataFrame, split: pd.Series) -> dict[str, pd.DataFrame]:
@@ -421,6 +442,7 @@ def _run(cfg: Config, ctx: distributed.Context) -> RunResult:
     table["readable"] = [e is None for e in errors]
     unreadable = unreadable_table(list(table["path"]), errors)
     check_unreadable(unreadable, len(table), cfg.data.max_broken_share, out)
+    copies = find_copies(table, images, cfg.data.copy_threshold, out if ctx.main else None)
     brand_rows = trains_brand(table, cfg.data.brand_sources, strict=True) & (table["role"] != "test")
     brands = sorted(table.loc[brand_rows, "brand"].unique())
     eval_rows = table["role"] != "test"
@@ -440,7 +462,10 @@ def _run(cfg: Config, ctx: distributed.Context) -> RunResult:
             if synthetic_dir and (synthetic_dir / "preview.png").is_file() and cfg.tracking.preview_images:
                 tracking.log_artifact(synthetic_dir / "preview.png", "data")
             tracking.log_metrics({"unreadable_photos": len(unreadable),
-                                  "unreadable_share": len(unreadable) / max(1, len(table))}, "data")
+                                  "unreadable_share": len(unreadable) / max(1, len(table)),
+                                  "copy_pairs": len(copies)}, "data")
+            if copies:
+                tracking.log_artifact(out / "copies.csv", "data")
             if not unreadable.empty:
                 tracking.log_artifact(out / "unreadable_photos.csv", "data")
         else:
@@ -451,6 +476,7 @@ def _run(cfg: Config, ctx: distributed.Context) -> RunResult:
                 table, cfg.data.eval_sources, cfg.data.val_fraction, cfg.data.test_fraction,
                 cfg.data.split_seed, fold=fold,
             )
+            assignment.iloc[copies_of_held_out(assignment, copies)] = "copy of a held-out photo"
             splits = make_splits(cfg, table, assignment)
             tracking.log_json(data_summary(splits, brands, sources), "data/summary.json")
             return splits

@@ -1,0 +1,64 @@
+"""What averaging several CV runs' models would score, from their saved test predictions.
+
+Runs of one config that differ only in `train.seed` share their folds (the folds depend on
+`data.split_seed` and the data), so each fold's test photos are the same in every run, and the
+mean of the runs' logits per photo is what an ensemble of those models would output. Prints the
+photo and parcel AUROC per fold of each run and of the ensemble, and their means.
+
+    python experiments/real-photos/ensemble_probe.py runs/real-photos/RUN_A runs/real-photos/RUN_B
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+
+def fold_predictions(run: Path) -> list[pd.DataFrame]:
+    folds = sorted(run.glob("fold-*/test_photos.csv"), key=lambda p: int(p.parent.name.split("-")[1]))
+    if not folds:
+        raise SystemExit(f"{run}: no fold-*/test_photos.csv (not a finished CV run)")
+    return [pd.read_csv(p, usecols=["path", "parcel_id", "target", "logit"]) for p in folds]
+
+
+def aurocs(df: pd.DataFrame, score: str) -> tuple[float, float]:
+    photo = roc_auc_score(df["target"], df[score])
+    # The same parcel pooling for every column: the mean logit, so that the comparison is of the
+    # photo scores (most aj1-af1 listings have one photo).
+    parcels = df.groupby("parcel_id").agg(target=("target", "max"), score=(score, "mean"))
+    return photo, roc_auc_score(parcels["target"], parcels["score"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path)
+    args = parser.parse_args()
+    per_run = [fold_predictions(r) for r in args.runs]
+    n_folds = min(len(p) for p in per_run)
+    names = [str(r) for r in args.runs] + ["ensemble (mean logit)"]
+    table: list[list[tuple[float, float]]] = [[] for _ in names]
+    for k in range(n_folds):
+        merged = per_run[0][k].rename(columns={"logit": "logit_0"})
+        for i, preds in enumerate(per_run[1:], start=1):
+            other = preds[k][["path", "logit"]].rename(columns={"logit": f"logit_{i}"})
+            if len(other) != len(merged) or set(other["path"]) != set(merged["path"]):
+                raise SystemExit(f"fold {k}: {args.runs[i]} tested other photos than {args.runs[0]} "
+                                 "(different folds: compare runs with the same split_seed and data)")
+            merged = merged.merge(other, on="path")
+        merged["ensemble"] = merged[[f"logit_{i}" for i in range(len(per_run))]].mean(axis=1)
+        for i in range(len(names)):
+            table[i].append(aurocs(merged, f"logit_{i}" if i < len(per_run) else "ensemble"))
+    print(f"{'':<44} " + " ".join(f"fold {k:<7}" for k in range(n_folds)) + "  mean photo / parcel")
+    for name, rows in zip(names, table, strict=True):
+        photo = np.array([r[0] for r in rows])
+        parcel = np.array([r[1] for r in rows])
+        cells = " ".join(f"{p:.3f}/{q:.3f}" for p, q in rows)
+        print(f"{name:<44} {cells}  {photo.mean():.3f} ± {photo.std(ddof=1):.3f} / {parcel.mean():.3f}")
+
+
+if __name__ == "__main__":
+    main()
