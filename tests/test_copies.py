@@ -91,3 +91,23 @@ def test_the_aj1_af1_copies_land_in_one_fold():
     df["split_group"] = merge_groups(df["split_group"], pairs)
     after = assign_folds(df, 5, seed=0)
     assert all(after.iat[i] == after.iat[j] for i, j, _ in pairs)
+
+
+def test_a_run_merges_the_groups_of_copies_and_lists_them_for_a_person(tmp_path):
+    from train.run import find_copies
+
+    photos = _photos()
+    images = np.stack([letterbox(p, 64) for p in photos] + [letterbox(_reencoded(photos[2], 60, 0.5), 64)])
+    table = pd.DataFrame({
+        "path": [f"p{i}.jpg" for i in range(5)],
+        "parcel_id": ["a", "b", "c", "d", "e"],
+        "split_group": ["a", "b", "c", "d", "e"],
+        "readable": [True] * 5,
+    })
+    pairs = find_copies(table, images, 0.995, tmp_path)
+    assert [(i, j) for i, j, _ in pairs] == [(2, 4)]
+    assert table["split_group"].tolist() == ["a", "b", "c", "d", "c"]
+    listed = pd.read_csv(tmp_path / "copies.csv")
+    assert listed[["path_a", "path_b"]].values.tolist() == [["p2.jpg", "p4.jpg"]]
+    table["split_group"] = list("abcde")
+    assert find_copies(table, images, 0.0, tmp_path / "off") == [] and not (tmp_path / "off").exists()

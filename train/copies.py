@@ -8,10 +8,10 @@ training and its copy in the test set, and the model would be scored on recognis
 A photo's signature is its letterboxed image box-averaged to 32x32 grey, centred and scaled to
 unit length; two photos are copies when the signatures correlate at `threshold` or more. Measured
 with `experiments/real-photos/near_duplicates.py` and on the decoded training arrays: the aj1-af1
-copies (resized or re-encoded) correlate above 0.999, the most alike photos of two different
-shoes there at 0.96, and of two different synthetic parcels (two logo close-ups) at 0.98. A
-rotated copy correlates at about 0.96 and is not caught. The sneaker-brands thumbnails hold 58
-pairs at 0.995 or more, among them one screenshot of a web page filed under six brands.
+copies (resized or re-encoded) correlate above 0.999; the next pair there, a copy rotated by a
+few degrees, at 0.96, and is not caught; two different synthetic parcels (two logo close-ups)
+at most at 0.98. The sneaker-brands thumbnails hold 58
+pairs at 0.995 or more, among them one screenshot of a web page filed as nine photos of six brands.
 """
 
 from __future__ import annotations
