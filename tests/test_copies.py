@@ -12,8 +12,11 @@ from skimage import data as skdata
 
 from infer.preprocess import letterbox
 from tests.conftest import SHARED_DATA
+from train.config import DataConfig
 from train.copies import copies_of_held_out, copy_pairs, merge_groups, signatures
 from train.data import assign_folds, decode_all, load_sources, parse_source
+
+THRESHOLD = DataConfig().copy_threshold
 
 
 def _photos() -> list[Image.Image]:
@@ -33,19 +36,19 @@ def test_a_resized_recompressed_copy_matches_and_other_photos_do_not():
     images = np.stack([letterbox(p, 192) for p in photos]
                       + [letterbox(_reencoded(photos[1], 40, 0.45), 192)])
     groups = np.array(["p0", "p1", "p2", "p3", "p4"])
-    pairs = copy_pairs(images, groups, np.ones(5, bool))
+    pairs = copy_pairs(images, groups, np.ones(5, bool), THRESHOLD)
     assert [(i, j) for i, j, _ in pairs] == [(1, 4)]
     sig, _ = signatures(images)
-    assert (sig @ sig.T)[1, 4] > 0.995
+    assert (sig @ sig.T)[1, 4] > THRESHOLD
     # A copy inside one parcel is no leak, and an unreadable photo matches nothing.
-    assert copy_pairs(images, np.array(["p0", "p1", "p2", "p3", "p1"]), np.ones(5, bool)) == []
-    assert copy_pairs(images, groups, np.array([1, 1, 1, 1, 0], bool)) == []
+    assert copy_pairs(images, np.array(["p0", "p1", "p2", "p3", "p1"]), np.ones(5, bool), THRESHOLD) == []
+    assert copy_pairs(images, groups, np.array([1, 1, 1, 1, 0], bool), THRESHOLD) == []
 
 
 def test_blank_frames_are_not_copies_of_each_other():
     images = np.zeros((3, 64, 64, 3), np.uint8)  # how decode_all leaves unreadable photos
     images[2] = 128
-    assert copy_pairs(images, np.array(["a", "b", "c"]), np.ones(3, bool)) == []
+    assert copy_pairs(images, np.array(["a", "b", "c"]), np.ones(3, bool), THRESHOLD) == []
 
 
 def test_merge_groups_is_transitive_and_independent_of_pair_order():
@@ -81,7 +84,7 @@ AJ1AF1 = SHARED_DATA / "aj1-af1-photos" / "labels.csv"
 def test_the_aj1_af1_copies_land_in_one_fold():
     df = load_sources([parse_source(str(AJ1AF1))])
     images, errors = decode_all(list(df["path"]), 64, desc="decode")
-    pairs = copy_pairs(images, df["split_group"].to_numpy(), np.array([e is None for e in errors]))
+    pairs = copy_pairs(images, df["split_group"].to_numpy(), np.array([e is None for e in errors]), THRESHOLD)
     # 11 pairs of listings share a photo (experiments/real-photos/README.md); one of them is
     # labelled counterfeit under one listing and genuine under the other.
     assert len(pairs) >= 10
@@ -104,7 +107,7 @@ def test_a_run_merges_the_groups_of_copies_and_lists_them_for_a_person(tmp_path)
         "split_group": ["a", "b", "c", "d", "e"],
         "readable": [True] * 5,
     })
-    pairs = find_copies(table, images, 0.995, tmp_path)
+    pairs = find_copies(table, images, THRESHOLD, tmp_path)
     assert [(i, j) for i, j, _ in pairs] == [(2, 4)]
     assert table["split_group"].tolist() == ["a", "b", "c", "d", "c"]
     listed = pd.read_csv(tmp_path / "copies.csv")

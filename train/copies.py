@@ -10,8 +10,8 @@ unit length; two photos are copies when the signatures correlate at `threshold` 
 with `experiments/real-photos/near_duplicates.py` and on the decoded training arrays: the aj1-af1
 copies (resized or re-encoded) correlate above 0.999; the next pair there, a copy rotated by a
 few degrees, at 0.96, and is not caught; two different synthetic parcels (two logo close-ups)
-at most at 0.98. The sneaker-brands thumbnails hold 58
-pairs at 0.995 or more, among them one screenshot of a web page filed as nine photos of six brands.
+at most at 0.98. The sneaker-brands thumbnails hold 58 pairs at 0.995 or more, among them one
+screenshot of a web page filed as nine photos of six brands.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 SIGNATURE_SIDE = 32
-COPY_THRESHOLD = 0.995
 # Photos this flat (a blank frame, an unreadable photo's zeros) match each other by accident.
 MIN_CONTRAST = 2.0  # grey levels, standard deviation over the 32x32 signature
 
@@ -44,10 +43,10 @@ def signatures(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def copy_pairs(
-    images: np.ndarray, groups: np.ndarray, usable: np.ndarray, threshold: float = COPY_THRESHOLD
+    images: np.ndarray, groups: np.ndarray, usable: np.ndarray, threshold: float
 ) -> list[tuple[int, int, float]]:
     """(i, j, correlation) for photos i < j of different `groups` whose signatures correlate at
-    `threshold` or more; rows not `usable` (unreadable) are left out."""
+    `threshold` (`data.copy_threshold`) or more; rows not `usable` (unreadable) are left out."""
     sig, contrast = signatures(images)
     keep = np.flatnonzero(usable & (contrast >= MIN_CONTRAST))
     sig, grp = sig[keep], np.asarray(groups)[keep]
@@ -79,7 +78,7 @@ def merge_groups(groups: pd.Series, pairs: list[tuple[int, int, float]]) -> pd.S
         a, b = find(values[i]), find(values[j])
         if a != b:
             parent[max(a, b)] = min(a, b)
-    return groups.map(lambda g: find(g))
+    return groups.map(find)
 
 
 def copies_of_held_out(split: pd.Series, pairs: list[tuple[int, int, float]]) -> np.ndarray:
