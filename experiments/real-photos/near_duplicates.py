@@ -6,7 +6,7 @@ by `parcel_id` would then put one shoe on both sides. This finds such pairs with
 tolerate rotation, shear, crop and recompression to different degrees:
 - cosine similarity of ImageNet features (EfficientNet-Lite0 from the wheel, letterboxed 224 px,
   pooled features: what the model starts from), with its horizontal mirror averaged in;
-- a 16x16 grey thumbnail's Pearson correlation (near-exact copies).
+- the correlation of the 32x32 grey signatures that training compares (`train/copies.py`).
 It prints how many cross-listing pairs pass each similarity and how many of them disagree on the
 label (the brand, for brand-only manifests), draws the most similar pairs side by side for a
 person to look at, and writes a CSV of the pairs above `--threshold`. (Training finds exact
@@ -30,6 +30,7 @@ from tqdm import tqdm
 from infer.model import create_inspector_net
 from infer.photos import load_photo
 from infer.preprocess import letterbox, normalize
+from train.copies import signatures
 
 
 def embed(paths: list[Path], batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
@@ -37,21 +38,16 @@ def embed(paths: list[Path], batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
     spec = net.spec
     feats, thumbs = [], []
     for start in tqdm(range(0, len(paths), batch), desc="embedding", unit="batch"):
-        arrays = []
-        for path in paths[start : start + batch]:
-            img = load_photo(path, min_size=224)
-            arrays.append(letterbox(img, 224))
-            grey = np.asarray(img.convert("L").resize((16, 16), Image.Resampling.BOX), np.float32)
-            grey = grey.ravel() - grey.mean()
-            thumbs.append(grey / (np.linalg.norm(grey) + 1e-6))
-        x = normalize(np.stack(arrays), spec.mean, spec.std)
+        arrays = np.stack([letterbox(load_photo(p, min_size=224), 224) for p in paths[start : start + batch]])
+        thumbs.append(signatures(arrays)[0])  # what training compares (train/copies.py)
+        x = normalize(arrays, spec.mean, spec.std)
         with torch.inference_mode():
             f = net.backbone.forward_head(net.backbone.forward_features(x), pre_logits=True)
             f = f + net.backbone.forward_head(
                 net.backbone.forward_features(x.flip(-1)), pre_logits=True
             )
         feats.append(torch.nn.functional.normalize(f, dim=1).numpy())
-    return np.concatenate(feats), np.stack(thumbs)
+    return np.concatenate(feats), np.concatenate(thumbs)
 
 
 def sheet(rows: list[dict], root: Path, out: Path, size: int = 160) -> None:
