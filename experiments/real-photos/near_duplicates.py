@@ -29,25 +29,25 @@ from tqdm import tqdm
 
 from infer.model import create_inspector_net
 from infer.photos import load_photo
-from infer.preprocess import letterbox, normalize
+from infer.preprocess import normalize
 from train.copies import signatures
+from train.data import decode_all
 
 
 def embed(paths: list[Path], batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
     net = create_inspector_net("tf_efficientnet_lite0", ["x"], "imagenet").eval()
     spec = net.spec
-    feats, thumbs = [], []
+    images, _ = decode_all([str(p) for p in paths], 224, desc="decode")  # as training decodes
+    feats = []
     for start in tqdm(range(0, len(paths), batch), desc="embedding", unit="batch"):
-        arrays = np.stack([letterbox(load_photo(p, min_size=224), 224) for p in paths[start : start + batch]])
-        thumbs.append(signatures(arrays)[0])  # what training compares (train/copies.py)
-        x = normalize(arrays, spec.mean, spec.std)
+        x = normalize(images[start : start + batch], spec.mean, spec.std)
         with torch.inference_mode():
             f = net.backbone.forward_head(net.backbone.forward_features(x), pre_logits=True)
             f = f + net.backbone.forward_head(
                 net.backbone.forward_features(x.flip(-1)), pre_logits=True
             )
         feats.append(torch.nn.functional.normalize(f, dim=1).numpy())
-    return np.concatenate(feats), np.concatenate(thumbs)
+    return np.concatenate(feats), signatures(images)[0]  # what training compares (train/copies.py)
 
 
 def sheet(rows: list[dict], root: Path, out: Path, size: int = 160) -> None:
