@@ -17,6 +17,7 @@ from infer.onnx_backend import ONNX_FILE, OnnxNet
 from infer.ood import FeatureDensity
 from infer.package import load_package, save_package
 from infer.pooling import sigmoid
+from train.tracking.model import model_config
 
 REGISTERED = "models:/counterfeit-inspector@candidate"
 TOLERANCE = 1e-4
@@ -111,6 +112,14 @@ def test_package_without_onnx_is_exported_on_load(model_dir, arrays, tmp_path, c
     cf_o, brand_o, _ = fast.forward_arrays(arrays)
     assert np.abs(sigmoid(cf_e) - sigmoid(cf_o)).max() < TOLERANCE
     assert np.abs(brand_e - brand_o).max() < TOLERANCE
+
+
+def test_a_package_without_its_graph_is_served_by_torch(model_dir, tmp_path):
+    # Else MLflow's check of the input example at logging, and every serve start, would export.
+    assert model_config(model_dir) == {"backend": "onnx"}
+    bare = tmp_path / "bare"
+    shutil.copytree(model_dir, bare, ignore=shutil.ignore_patterns(ONNX_FILE))
+    assert model_config(bare) == {"backend": "torch"}
 
 
 def test_unknown_backend_is_refused(model_dir):

@@ -234,7 +234,8 @@ def test_training_consumes_an_exported_review_manifest(client, db, queued, smoke
     proc = run_module(
         ["train", "--config", str(REPO / "configs" / "smoke.yaml"),
          f"data.manifests=[{reviewed}:0.5]", f"output_dir={tmp_path / 'run'}",
-         f"data.synthetic.out_dir={smoke_run['manifest'].parent}", "tracking.register_as="],
+         f"data.synthetic.out_dir={smoke_run['manifest'].parent}", "tracking.register_as=",
+         "model.export_onnx=false"],
         cwd=tmp_path, env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

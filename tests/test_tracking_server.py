@@ -255,7 +255,8 @@ def test_training_survives_server_outage(server, tmp_path, synthetic_dir):
          f"data.synthetic.out_dir={synthetic_dir}",
          # Three epochs of a few more steps: time to see epoch 1 end and stop the server
          # before epoch 2 logs.
-         "train.epochs=3", "train.batch_size=4", "tracking.experiment=outage-test"],
+         "train.epochs=3", "train.batch_size=4", "tracking.experiment=outage-test",
+         "model.export_onnx=false"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
              "MLFLOW_TRACKING_URI": server.uri},

@@ -3,12 +3,7 @@
 import argparse
 import sys
 
-from infer.manifest import ManifestError
-from train.broken import TooManyBrokenPhotos
-from train.checkpoint import ResumeError
 from train.config import ConfigError, load_config
-from train.run import run
-from train.tracking import TrackingUnavailable
 
 
 def main(argv=None) -> int:
@@ -22,6 +17,18 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         cfg = load_config(args.config, args.overrides)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    # torch, timm and MLflow take ~10 s to import: only once the config is known to be good, so
+    # --help and a mistyped key answer at once.
+    from infer.manifest import ManifestError
+    from train.broken import TooManyBrokenPhotos
+    from train.checkpoint import ResumeError
+    from train.run import run
+    from train.tracking import TrackingUnavailable
+
+    try:
         run(cfg)
     except (ConfigError, ManifestError, ResumeError, TooManyBrokenPhotos, TrackingUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)

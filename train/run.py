@@ -520,7 +520,8 @@ def _run(cfg: Config, ctx: distributed.Context) -> RunResult:
                     "test_metrics": test,
                 }
                 net = fitted.net.to("cpu", memory_format=torch.contiguous_format)
-                package_dir = save_package(out / "model", net, meta, fitted.ood)
+                package_dir = save_package(out / "model", net, meta, fitted.ood,
+                                           onnx=cfg.model.export_onnx)
                 registered = tracking.log_and_register(
                     package_dir, cfg.tracking.register_as, cfg.tracking.alias, serving_example(splits))
         wall = time.time() - started

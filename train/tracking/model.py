@@ -14,6 +14,7 @@ from mlflow.types import ColSpec, Schema
 
 import infer
 from infer.mlflow_model import ARTIFACT_KEY, OUTPUT_COLUMNS
+from infer.onnx_backend import ONNX_FILE
 from train.tracking import state
 from train.tracking.outbox import REPLAY_COMMAND
 from train.tracking.server import warn
@@ -22,9 +23,14 @@ PIP_REQUIREMENTS = [
     "torch>=2.4", "timm>=1.0,<2", "safetensors>=0.4", "pillow>=10.1", "numpy>=1.24",
     "pandas>=2.0", "tqdm>=4.60", "mlflow>=3.0,<4", "onnxruntime>=1.20,<2",
 ]
-# Serving runs the network with onnxruntime (same scores as PyTorch to 1e-4, several times
-# faster on CPU); `mlflow.pyfunc.load_model(uri, model_config={"backend": "torch"})` overrides.
-MODEL_CONFIG = {"backend": "onnx"}
+
+
+def model_config(package_dir: Path) -> dict:
+    """Serving runs the network with onnxruntime (same scores as PyTorch to 1e-4, several times
+    faster on CPU); `mlflow.pyfunc.load_model(uri, model_config={"backend": "torch"})` overrides.
+    A package saved without its graph (`model.export_onnx=false`) is served by PyTorch: the
+    ONNX backend would export one at every load, MLflow's own check at logging included."""
+    return {"backend": "onnx" if (Path(package_dir) / ONNX_FILE).is_file() else "torch"}
 
 
 def signature() -> ModelSignature:
@@ -74,7 +80,7 @@ def log_model(run_id: str | None, package_dir: Path, register_as: str, alias: st
                 signature=signature(),
                 input_example=example,
                 pip_requirements=PIP_REQUIREMENTS,
-                model_config=MODEL_CONFIG,
+                model_config=model_config(package_dir),
                 registered_model_name=register_as or None,
             )
         progress["model_uri"] = info.model_uri
