@@ -18,8 +18,7 @@ def main(argv=None) -> int:
     try:
         cfg = load_config(args.config, args.overrides)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _error(exc)
     # torch, timm and MLflow take ~10 s to import: only once the config is known to be good, so
     # --help and a mistyped key answer at once.
     from infer.manifest import ManifestError
@@ -31,9 +30,13 @@ def main(argv=None) -> int:
     try:
         run(cfg)
     except (ConfigError, ManifestError, ResumeError, TooManyBrokenPhotos, TrackingUnavailable) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _error(exc)
     return 0
+
+
+def _error(exc: Exception) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":
