@@ -32,9 +32,11 @@ def parse_args(argv):
     parser.add_argument("photos", nargs="*", help="photo files or folders of one parcel")
     parser.add_argument("--model", default=None,
                         help="model folder or MLflow URI (default: newest registered version)")
-    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
-                        help="run the network eagerly in PyTorch or with onnxruntime (same scores "
-                        "to 1e-4; onnx is faster on CPU)")
+    parser.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto",
+                        help="onnx: onnxruntime on the package's model.onnx (faster on CPU, and "
+                        "starts without importing torch); torch: the network eagerly in PyTorch "
+                        "(same scores to 1e-4); auto (default): onnx when the package has the "
+                        "graph, else torch")
     parser.add_argument("--parcel-id", default=None)
     parser.add_argument("--json", action="store_true", help="one compact JSON line")
     parser.add_argument("--manifest", help="judge every parcel of this manifest CSV")

@@ -7,20 +7,24 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from infer.calibration import ParcelCalibration
-from infer.model import InspectorNet, predict_arrays, softmax
 from infer.ood import FeatureDensity
-from infer.package import find_package, load_package
+from infer.package import find_package, load_package, read_meta
 from infer.photos import PhotoError, PhotoSource, describe, load_photo
 from infer.pooling import pool_brand, pool_logits, sigmoid
 from infer.preprocess import letterbox
+from infer.spec import NetSpec, softmax
 from infer.verdict import ParcelVerdict, PhotoResult, Thresholds, decide
 
-BACKENDS = ("torch", "onnx")
+if TYPE_CHECKING:
+    from infer.model import InspectorNet
+
+# "auto": onnxruntime when the package carries model.onnx, else eager PyTorch.
+BACKENDS = ("torch", "onnx", "auto")
 
 
 class NoReadablePhotos(ValueError):
@@ -50,14 +54,20 @@ class Inspector:
     # Photos of one parcel decoded at once; 1 = one after another.
     decode_threads = min(8, os.cpu_count() or 1)
 
-    def __init__(self, net: InspectorNet, meta: dict[str, Any], identity: dict | None = None,
-                 ood: FeatureDensity | None = None):
-        self.net = net.eval()
-        self.onnx = None  # an infer.onnx_backend.OnnxNet running `net`'s graph instead, if set
+    def __init__(self, meta: dict[str, Any], identity: dict | None = None,
+                 ood: FeatureDensity | None = None, *, net: InspectorNet | None = None,
+                 package: Path | None = None):
+        """`net`: the eager network, or None to build it from `package` when first needed (an
+        inspector serving through onnxruntime never does, so it never imports torch)."""
+        if net is None and package is None:
+            raise ValueError("Inspector needs the network or the package folder to load it from")
+        self._net = None if net is None else net.eval()
+        self.package = package
+        self.onnx = None  # an infer.onnx_backend.OnnxNet running the network's graph instead, if set
         self.ood = ood
         self.meta = meta
-        self.spec = net.spec
-        self.brands = list(net.spec.brands)
+        self.spec = net.spec if net is not None else NetSpec.from_dict(meta["net"])
+        self.brands = list(self.spec.brands)
         self.pooling = meta.get("pooling", "log_mean_exp")
         self.thresholds = Thresholds(**meta.get("thresholds", {}))
         temps = meta.get("temperature", {})
@@ -73,23 +83,40 @@ class Inspector:
         }
         self.identity.update({k: v for k, v in (identity or {}).items() if v is not None})
 
+    @property
+    def net(self) -> InspectorNet:
+        """The eager PyTorch network (loaded from the package on first use)."""
+        if self._net is None:
+            self._net, _ = load_package(self.package)
+        return self._net
+
+    @property
+    def backend(self) -> str:
+        return "torch" if self.onnx is None else "onnx"
+
     @classmethod
     def load(cls, uri: str | Path | None = None, backend: str = "torch") -> Inspector:
         """From a model folder, an MLflow model URI (models:/, runs:/), or, with no argument,
-        the newest registered version of `counterfeit-inspector`. `backend`: "torch" (eager) or
-        "onnx" (onnxruntime on the package's model.onnx)."""
+        the newest registered version of `counterfeit-inspector`. `backend`: "torch" (eager),
+        "onnx" (onnxruntime on the package's model.onnx; torch is not even imported when the
+        package has one) or "auto" (onnx when the package has model.onnx, else torch)."""
+        from infer.onnx_backend import ONNX_FILE
         from infer.registry import resolve
 
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         folder, identity = resolve(None if uri is None else str(uri))
-        package = find_package(folder)
-        net, meta = load_package(package)
-        inspector = cls(net, meta, identity, FeatureDensity.load(package))
-        if backend == "onnx":
-            from infer.onnx_backend import OnnxNet
+        package, meta = read_meta(find_package(folder))
+        if backend == "auto":
+            backend = "onnx" if (package / ONNX_FILE).is_file() else "torch"
+        ood = FeatureDensity.load(package)
+        if backend == "torch":
+            net, meta = load_package(package)
+            return cls(meta, identity, ood, net=net, package=package)
+        from infer.onnx_backend import OnnxNet
 
-            inspector.onnx = OnnxNet.for_package(package, net)
+        inspector = cls(meta, identity, ood, package=package)
+        inspector.onnx = OnnxNet.for_package(package, inspector.spec)
         return inspector
 
     # -- photos -------------------------------------------------------------------------------
@@ -103,6 +130,8 @@ class Inspector:
         if self.onnx is not None:
             out = self.onnx.predict_arrays(arrays, batch_size, features=self.ood is not None)
         else:
+            from infer.model import predict_arrays
+
             out = predict_arrays(self.net, arrays, batch_size, features=self.ood is not None)
         cf, brand = out[:2]
         ood = None if self.ood is None else self.ood.score(out[2])

@@ -43,7 +43,7 @@ class InspectorModel(PythonModel):
 
         config = context.model_config or {}
         self.inspector = Inspector.load(context.artifacts[ARTIFACT_KEY],
-                                        backend=config.get("backend", "torch"))
+                                        backend=config.get("backend", "auto"))
         # The package is written before registration gives it a version; ask the registry, so
         # each served verdict names the version that judged it (kept in the liaison's audit).
         identity = self.inspector.identity

@@ -3,48 +3,55 @@
 The graph is the plain network (no preprocessing, no test-time augmentation): photos are
 normalised by `infer.preprocess.normalize` as everywhere else, and hflip TTA is applied by
 `OnnxNet` from the package's spec (detail views too), so the graph never disagrees with `inspector.json`.
+
+Running a graph needs numpy and onnxruntime only; torch is imported when a graph is exported.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 import sys
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import nn
 
-from infer.model import InspectorNet, NetSpec, as_views, mean_over_views, view_batches
-from infer.preprocess import normalize
+from infer.preprocess import normalize_array
+from infer.spec import NetSpec, as_views, mean_over_views, view_batches
+
+if TYPE_CHECKING:
+    from infer.model import InspectorNet
 
 ONNX_FILE = "model.onnx"
 INPUT = "images"
 OUTPUTS = ("counterfeit_logit", "brand_logits", "features")
 
 
-class _AllOutputs(nn.Module):
-    """`forward_all` as `forward`: the exporter traces `forward`, and OOD needs the features."""
-
-    def __init__(self, net: InspectorNet):
-        super().__init__()
-        self.net = net
-
-    def forward(self, images: torch.Tensor):
-        return self.net.forward_all(images)
-
-
 def export_onnx(net: InspectorNet, path: str | Path) -> Path:
     """Write `net` as a single-file ONNX graph: float NCHW at `spec.image_size`, any batch size."""
+    import torch
+    from torch import nn
+
+    class AllOutputs(nn.Module):
+        """`forward_all` as `forward`: the exporter traces `forward`, and OOD needs the features."""
+
+        def __init__(self, net: InspectorNet):
+            super().__init__()
+            self.net = net
+
+        def forward(self, images: torch.Tensor):
+            return self.net.forward_all(images)
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # A copy: export needs eval mode and CPU, and the caller's network may be mid-training.
     if next(net.parameters()).device.type != "cpu" or net.training:
         net = copy.deepcopy(net).cpu()
-    wrapper = _AllOutputs(net).eval()
+    wrapper = AllOutputs(net).eval()
     size = net.spec.image_size
     # Batch 2 in the example: torch.export specialises a dimension traced at size 0 or 1.
     example = torch.zeros(2, 3, size, size)
@@ -71,13 +78,22 @@ def export_onnx(net: InspectorNet, path: str | Path) -> Path:
     return path
 
 
+def default_threads() -> int:
+    """torch's thread count when torch is loaded (it honours OMP_NUM_THREADS and
+    torch.set_num_threads), else OMP_NUM_THREADS, else 0: onnxruntime's own choice, one per
+    physical core, which is torch's default too."""
+    if "torch" in sys.modules:
+        return sys.modules["torch"].get_num_threads()
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() else 0
+
+
 def _session(path: Path, threads: int | None):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    # torch's count by default: it already honours OMP_NUM_THREADS / torch.set_num_threads,
-    # so both backends get the same cores.
-    options.intra_op_num_threads = threads or torch.get_num_threads()
+    # Both backends get the same cores (default_threads).
+    options.intra_op_num_threads = threads or default_threads()
     options.inter_op_num_threads = 1  # one chain of convolutions: nothing to run in parallel
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -99,15 +115,19 @@ class OnnxNet:
         self.num_features = int(self.session.get_outputs()[2].shape[1])
 
     @classmethod
-    def for_package(cls, folder: str | Path, net: InspectorNet, threads: int | None = None) -> OnnxNet:
-        """The package's model.onnx; packages saved before ONNX export get one exported now."""
+    def for_package(cls, folder: str | Path, spec: NetSpec, threads: int | None = None) -> OnnxNet:
+        """The package's model.onnx; packages saved before ONNX export get one exported now
+        from their weights (the only case that needs torch)."""
         path = Path(folder) / ONNX_FILE
         if path.is_file():
-            return cls(path, net.spec, threads)
+            return cls(path, spec, threads)
+        from infer.package import load_package
+
         print(f"note: {folder} has no {ONNX_FILE}; exporting one from its weights", file=sys.stderr)
+        net, _ = load_package(folder)
         with tempfile.TemporaryDirectory(prefix="inspector-onnx-") as tmp:
             # The session holds the graph in memory; the file can go with the folder.
-            return cls(export_onnx(net, Path(tmp) / ONNX_FILE), net.spec, threads)
+            return cls(export_onnx(net, Path(tmp) / ONNX_FILE), spec, threads)
 
     def _run(self, x: np.ndarray):
         return self.session.run(list(OUTPUTS), {INPUT: x})
@@ -118,7 +138,7 @@ class OnnxNet:
         views, batches = view_batches(spec, arrays, batch_size)
         cf_out, brand_out, feat_out = [], [], []
         for photos in batches:
-            x = normalize(as_views(spec, arrays[photos]), spec.mean, spec.std).numpy()
+            x = normalize_array(as_views(spec, arrays[photos]), spec.mean, spec.std)
             if spec.tta == "hflip":
                 # One run over photos and mirrors: one call's overhead, a bigger batch per conv.
                 n = len(x)

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from safetensors.torch import load_file, save_file
+from safetensors.numpy import load_file, save_file
 
 OOD_FILE = "ood.safetensors"
 
@@ -57,11 +56,13 @@ class FeatureDensity:
 
     def save(self, folder: str | Path) -> Path:
         path = Path(folder) / OOD_FILE
+        # numpy, not torch, safetensors: the same file format, and serving through onnxruntime
+        # then loads it without importing torch.
         tensors = {
-            "mean": torch.from_numpy(self.mean.astype(np.float32)),
-            "components": torch.from_numpy(np.ascontiguousarray(self.components, dtype=np.float32)),
-            "variances": torch.from_numpy(self.variances.astype(np.float32)),
-            "scalars": torch.tensor([self.residual_variance, self.threshold], dtype=torch.float64),
+            "mean": self.mean.astype(np.float32),
+            "components": np.ascontiguousarray(self.components, dtype=np.float32),
+            "variances": self.variances.astype(np.float32),
+            "scalars": np.array([self.residual_variance, self.threshold], dtype=np.float64),
         }
         save_file(tensors, str(path))
         return path
@@ -74,5 +75,5 @@ class FeatureDensity:
             return None
         t = load_file(str(path))
         residual, threshold = (float(v) for v in t["scalars"])
-        return cls(t["mean"].double().numpy(), t["components"].double().numpy(),
-                   t["variances"].double().numpy(), residual, threshold)
+        return cls(t["mean"].astype(np.float64), t["components"].astype(np.float64),
+                   t["variances"].astype(np.float64), residual, threshold)

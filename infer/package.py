@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from safetensors.torch import load_file, save_file
-
-from infer.model import InspectorNet, NetSpec, build_from_spec
 from infer.onnx_backend import ONNX_FILE, export_onnx
+from infer.spec import NetSpec
+
+if TYPE_CHECKING:
+    from infer.model import InspectorNet
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "weights.safetensors"
@@ -31,6 +32,8 @@ def save_package(
 ) -> Path:
     """`ood`: an optional `infer.ood.FeatureDensity`, saved as ood.safetensors beside the weights.
     `onnx`: also export the network to model.onnx (see infer.onnx_backend)."""
+    from safetensors.torch import save_file
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     # A graph left from an earlier save would no longer match these weights.
@@ -69,7 +72,9 @@ def find_package(root: str | Path) -> Path:
     raise PackageError(f"{root}: no {META_FILE} + {WEIGHTS_FILE} found (not an inspector model)")
 
 
-def load_package(folder: str | Path) -> tuple[InspectorNet, dict[str, Any]]:
+def read_meta(folder: str | Path) -> tuple[Path, dict[str, Any]]:
+    """(package folder, its inspector.json) without touching the weights: all that serving
+    through onnxruntime needs besides the graph, so it never imports torch."""
     folder = find_package(folder)
     try:
         meta = json.loads((folder / META_FILE).read_text())
@@ -80,6 +85,15 @@ def load_package(folder: str | Path) -> tuple[InspectorNet, dict[str, Any]]:
             f"{folder / META_FILE}: format_version {meta.get('format_version')!r}, "
             f"this code reads {FORMAT_VERSION}"
         )
+    return folder, meta
+
+
+def load_package(folder: str | Path) -> tuple[InspectorNet, dict[str, Any]]:
+    from safetensors.torch import load_file
+
+    from infer.model import build_from_spec
+
+    folder, meta = read_meta(folder)
     net = build_from_spec(NetSpec.from_dict(meta["net"]))
     state = load_file(str(folder / WEIGHTS_FILE))
     net.load_state_dict(state, strict=True)

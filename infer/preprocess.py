@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 from PIL import Image
 
 PAD_VALUE = 128  # mid-grey: ~0 after the usual normalisations, no fake edge for the model
@@ -28,10 +27,12 @@ def letterbox(img: Image.Image, size: int) -> np.ndarray:
     return canvas
 
 
-def normalize(
-    batch: np.ndarray | torch.Tensor, mean: Sequence[float], std: Sequence[float]
-) -> torch.Tensor:
-    """NxHxWx3 (or HxWx3) uint8 -> Nx3xHxW float tensor, normalised."""
+def normalize(batch, mean: Sequence[float], std: Sequence[float]):
+    """NxHxWx3 (or HxWx3) uint8 -> Nx3xHxW float tensor, normalised (on the tensor's device).
+    torch is imported here, not at the top: serving through onnxruntime uses `normalize_array`
+    and never needs it."""
+    import torch
+
     tensor = torch.as_tensor(np.ascontiguousarray(batch)) if isinstance(batch, np.ndarray) else batch
     if tensor.ndim == 3:
         tensor = tensor.unsqueeze(0)
@@ -39,6 +40,18 @@ def normalize(
     mean_t = torch.tensor(mean, dtype=torch.float32, device=tensor.device).view(1, 3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32, device=tensor.device).view(1, 3, 1, 1)
     return tensor.sub_(mean_t).div_(std_t)
+
+
+def normalize_array(batch: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """`normalize` in numpy, for onnxruntime: the same float32 operations in the same order, so
+    both backends see the same input to the last bit (tests/test_onnx.py checks it)."""
+    x = np.asarray(batch)
+    if x.ndim == 3:
+        x = x[None]
+    x = x.transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0)
+    x -= np.asarray(mean, np.float32).reshape(1, 3, 1, 1)
+    x /= np.asarray(std, np.float32).reshape(1, 3, 1, 1)
+    return np.ascontiguousarray(x)
 
 
 # A fine-grained cue (a toe box's perforations, a stitch line, a misprinted letter) can be a few

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -17,6 +20,8 @@ from infer.onnx_backend import ONNX_FILE, OnnxNet
 from infer.ood import FeatureDensity
 from infer.package import load_package, save_package
 from infer.pooling import sigmoid
+from infer.preprocess import normalize, normalize_array
+from tests.conftest import REPO
 from train.tracking.model import model_config
 
 REGISTERED = "models:/counterfeit-inspector@candidate"
@@ -120,6 +125,35 @@ def test_a_package_without_its_graph_is_served_by_torch(model_dir, tmp_path):
     bare = tmp_path / "bare"
     shutil.copytree(model_dir, bare, ignore=shutil.ignore_patterns(ONNX_FILE))
     assert model_config(bare) == {"backend": "torch"}
+    assert Inspector.load(model_dir, backend="auto").backend == "onnx"
+    assert Inspector.load(bare, backend="auto").backend == "torch"
+
+
+def test_normalize_array_gives_the_graph_what_normalize_gives_the_network():
+    batch = np.random.default_rng(0).integers(0, 256, (3, 40, 40, 3), dtype=np.uint8)
+    for mean, std in (((0.5,) * 3, (0.5,) * 3), ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))):
+        assert np.array_equal(normalize_array(batch, mean, std), normalize(batch, mean, std).numpy())
+        assert np.array_equal(normalize_array(batch[0], mean, std), normalize(batch[0], mean, std).numpy())
+
+
+def test_serving_through_onnx_never_imports_torch(model_dir, test_photos):
+    """The app's cold start: torch + timm take ~9 s to import on 2 cores, onnxruntime ~0.2 s."""
+    code = (
+        "import sys, json\n"
+        "from infer import Inspector\n"
+        "inspector = Inspector.load(sys.argv[1], backend='onnx')\n"
+        "verdict = inspector.inspect(sys.argv[2:])\n"
+        "heavy = sorted(m for m in ('torch', 'timm', 'torchvision') if m in sys.modules)\n"
+        "print(json.dumps({'heavy': heavy, 'p': verdict.counterfeit_probability}))\n"
+    )
+    photos = list(test_photos["path"][:3])
+    proc = subprocess.run([sys.executable, "-c", code, str(model_dir), *photos], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["heavy"] == []
+    eager = Inspector.load(model_dir).inspect(photos)
+    assert out["p"] == pytest.approx(eager.counterfeit_probability, abs=TOLERANCE)
 
 
 def test_unknown_backend_is_refused(model_dir):

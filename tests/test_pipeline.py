@@ -189,6 +189,7 @@ def test_evaluate_prints_one_json_object(smoke_run):
     for key in ("photo_auroc", "parcel_auroc", "brand_accuracy", "ece", "n_photos", "n_parcels"):
         assert key in out
     assert out["n_photos"] == len(pd.read_csv(smoke_run["manifest"]))
+    assert out["backend"] == "onnx"  # what the app runs: the smoke package ships its graph
 
 
 def test_evaluate_brand_only_manifest_has_no_label_metrics(smoke_run, tmp_path):

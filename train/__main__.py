@@ -19,11 +19,16 @@ def main(argv=None) -> int:
         cfg = load_config(args.config, args.overrides)
     except ConfigError as exc:
         return _error(exc)
+    from train.checkpoint import ResumeError, check_resumable
+
+    try:
+        check_resumable(cfg)
+    except ResumeError as exc:
+        return _error(exc)
     # torch, timm and MLflow take ~10 s to import: only once the config is known to be good, so
     # --help and a mistyped key answer at once.
     from infer.manifest import ManifestError
     from train.broken import TooManyBrokenPhotos
-    from train.checkpoint import ResumeError
     from train.run import run
     from train.tracking import TrackingUnavailable
 

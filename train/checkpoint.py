@@ -5,6 +5,9 @@ random generator, the epoch, the best epoch so far, the MLflow run id), so a run
 moment continues as if nothing happened. Files are written to a temporary name and renamed: a
 kill during the write leaves the previous checkpoint intact. Only tensors, numbers and strings are
 stored, so `torch.load(weights_only=True)` reads them without executing anything.
+
+torch is imported inside the functions that need it: `python -m train` checks a `resume=`
+before it imports torch, timm and MLflow (~10 s), so a wrong path is reported at once.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from train.config import flatten, to_dict
 
@@ -35,6 +37,8 @@ def folder(output_dir: str | Path) -> Path:
 
 
 def save_atomic(obj: dict, path: Path) -> None:
+    import torch
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("wb") as f:
@@ -45,6 +49,8 @@ def save_atomic(obj: dict, path: Path) -> None:
 
 
 def load(path: str | Path) -> dict[str, Any]:
+    import torch
+
     path = Path(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -57,6 +63,8 @@ def load(path: str | Path) -> dict[str, Any]:
 def rng_state() -> dict[str, Any]:
     """The global generators. An epoch reseeds what it uses (train.distributed.seed_epoch), so
     these matter only for code outside the epochs; kept so a resume restores them all."""
+    import torch
+
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     return {
         "torch": torch.get_rng_state(),
@@ -67,6 +75,8 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
+    import torch
+
     torch.set_rng_state(state["torch"])
     n = state["numpy"]
     np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
@@ -78,14 +88,15 @@ def config_fingerprint(cfg) -> dict[str, str]:
     return {k: str(v) for k, v in flatten(to_dict(cfg)).items() if k not in RESUMABLE_DIFFERENCES}
 
 
-def locate(cfg) -> Path | None:
+def locate(cfg, quiet: bool = False) -> Path | None:
     """The checkpoint `cfg.resume` asks for: None for a fresh run ("" or "auto" without one)."""
     if not cfg.resume:
         return None
     if cfg.resume == "auto":
         path = folder(cfg.output_dir) / LAST
         if not path.is_file():
-            print(f"resume=auto: no checkpoint at {path}; starting a fresh run")
+            if not quiet:
+                print(f"resume=auto: no checkpoint at {path}; starting a fresh run")
             return None
         return path
     path = Path(cfg.resume)
@@ -103,3 +114,12 @@ def check_same_config(state: dict, cfg, path: Path) -> None:
     if diff:
         lines = "\n".join(f"  {k}: checkpoint {saved.get(k)!r}, now {now.get(k)!r}" for k in diff[:20])
         raise ResumeError(f"{path}: written with a different config; resume with the same one\n{lines}")
+
+
+def check_resumable(cfg) -> None:
+    """What `resume=` asks for exists and was written with this config: checked by
+    `python -m train` before the heavy imports. Without a checkpoint to read, torch is not
+    imported at all."""
+    path = locate(cfg, quiet=True)
+    if path is not None:
+        check_same_config(load(path), cfg, path)

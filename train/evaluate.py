@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from infer.inspector import Inspector
 from infer.manifest import ManifestError, read_manifest
+from infer.package import PackageError
 from train.metrics import apply_parcel_calibration, pool_parcels, summarize
 
 CHUNK = 256
@@ -61,6 +62,7 @@ def evaluate(inspector: Inspector, manifest: str, by: str | None = None) -> dict
             for value, rows in ((v, (photos[by] == v).to_numpy()) for v in sorted(photos[by].unique()))
         }
     result["model"] = inspector.identity
+    result["backend"] = inspector.backend
     result["manifest"] = str(manifest)
     return result
 
@@ -85,11 +87,16 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default=None, help="model folder or MLflow URI (default: newest)")
     parser.add_argument("--manifest", required=True)
     parser.add_argument("--by", default=None, help="also report per value of this manifest column (e.g. kind)")
+    # What the inspection app runs by default (`python -m infer --backend auto`) is what is
+    # measured by default.
+    parser.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto",
+                        help="as `python -m infer --backend` (default auto: onnx when the package "
+                        "has model.onnx)")
     args = parser.parse_args(argv)
     try:
-        inspector = Inspector.load(args.model)
+        inspector = Inspector.load(args.model, backend=args.backend)
         result = evaluate(inspector, args.manifest, args.by)
-    except (ManifestError, LookupError, FileNotFoundError) as exc:
+    except (ManifestError, LookupError, FileNotFoundError, PackageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(result, default=lambda v: None if pd.isna(v) else str(v)))
