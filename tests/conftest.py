@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -33,10 +35,34 @@ def run_module(args: list[str], cwd: Path, env: dict | None = None, timeout: int
 
 
 @pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory):
+def new_store(tmp_path_factory):
+    """`new_store(folder, name="mlflow.db")` -> the URI of an empty MLflow sqlite store there.
+
+    A store created from nothing spends ~4 s on its schema migrations, and a dozen tests each
+    start one: one store is migrated per session and copied. Its Default experiment's artifact
+    root is moved to `folder/mlruns/0`, where a store created in `folder` would have put it."""
+    from mlflow import MlflowClient
+
+    template = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{template}").search_experiments()
+
+    def make(folder: Path, name: str = "mlflow.db") -> str:
+        path = Path(folder) / name
+        shutil.copyfile(template, path)
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
+                       (str(Path(folder).resolve() / "mlruns" / "0"),))
+        db.close()
+        return f"sqlite:///{path}"
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory, new_store):
     """Train configs/smoke.yaml once; returns paths, tracking URI and the run's result.json."""
     work = tmp_path_factory.mktemp("smoke")
-    tracking = f"sqlite:///{work / 'mlflow.db'}"
+    tracking = new_store(work)
     env = {"MLFLOW_TRACKING_URI": tracking}
     proc = run_module(
         [

@@ -23,8 +23,8 @@ def broken_manifest(tmp_path_factory):
     return folder / "labels.csv"
 
 
-def train(work, manifest, *extra):
-    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"}
+def train(work, manifest, store, *extra):
+    env = {"MLFLOW_TRACKING_URI": store(work)}
     proc = run_module(
         ["train", "--config", str(REPO / "configs" / "smoke.yaml"), f"output_dir={work / 'run'}",
          f"data.synthetic.out_dir={work.parent / 'synthetic'}", f"data.manifests=[{manifest}]",
@@ -33,8 +33,8 @@ def train(work, manifest, *extra):
     return proc, MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
 
 
-def test_too_many_broken_photos_stop_before_training(broken_manifest, tmp_path):
-    proc, client = train(tmp_path, broken_manifest)
+def test_too_many_broken_photos_stop_before_training(broken_manifest, tmp_path, new_store):
+    proc, client = train(tmp_path, broken_manifest, new_store)
     assert proc.returncode == 2
     for name, reason in (("empty.jpg", "empty file"), ("text.jpg", "not an image"),
                          ("cut.png", ""), ("missing.jpg", "file not found")):
@@ -45,8 +45,8 @@ def test_too_many_broken_photos_stop_before_training(broken_manifest, tmp_path):
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
-def test_a_few_broken_photos_are_skipped_and_counted(broken_manifest, tmp_path):
-    proc, client = train(tmp_path, broken_manifest, "data.max_broken_share=0.2")
+def test_a_few_broken_photos_are_skipped_and_counted(broken_manifest, tmp_path, new_store):
+    proc, client = train(tmp_path, broken_manifest, new_store, "data.max_broken_share=0.2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "skipping unreadable photo" in proc.stdout and "missing.jpg" in proc.stdout
     run = client.search_runs([client.get_experiment_by_name("counterfeit-inspector-smoke").experiment_id])[0]

@@ -46,9 +46,9 @@ def smoke_args(work, name):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, new_store):
     work = tmp_path_factory.mktemp("ddp")
-    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"}
+    env = {"MLFLOW_TRACKING_URI": new_store(work)}
     single = run_module(["train", *smoke_args(work, "single")], cwd=work, env=env)
     assert single.returncode == 0, single.stderr[-3000:]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",

@@ -13,13 +13,13 @@ from train import checkpoint
 from train.config import ConfigError, load_config
 
 
-def test_package_ships_the_average_not_the_last_step(smoke_run, tmp_path):
+def test_package_ships_the_average_not_the_last_step(smoke_run, tmp_path, new_store):
     work = tmp_path
     proc = run_module(
         ["train", "--config", str(REPO / "configs" / "smoke.yaml"), f"output_dir={work / 'run'}",
          f"data.synthetic.out_dir={smoke_run['manifest'].parent}", "tracking.register_as=",
          "train.ema_decay=0.9", "train.read_loss_weight=1.0", "model.export_onnx=false"],
-        cwd=work, env={"MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"},
+        cwd=work, env={"MLFLOW_TRACKING_URI": new_store(work)},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     last = checkpoint.load(work / "run" / "checkpoints" / checkpoint.LAST)

@@ -227,8 +227,8 @@ def test_pyfunc_predicts_parcels_from_dataframe(smoke_run, parcel_photos):
                        out["counterfeit_probability"].astype(float), atol=1e-4)
 
 
-def test_infer_without_registered_model_says_so(tmp_path):
-    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'empty.db'}"}
+def test_infer_without_registered_model_says_so(tmp_path, new_store):
+    env = {"MLFLOW_TRACKING_URI": new_store(tmp_path, "empty.db")}
     photo = tmp_path / "x.png"
     Image.new("RGB", (32, 32)).save(photo)
     proc = run_module(["infer", str(photo)], cwd=tmp_path, env=env)
@@ -276,9 +276,9 @@ def test_run_writes_its_test_split_as_a_holdout_manifest(smoke_run):
     assert bad.returncode == 2 and "colour" in bad.stderr
 
 
-def cv_run(smoke_run, tmp_path, *overrides):
+def cv_run(smoke_run, tmp_path, store, *overrides):
     """A smoke cross-validation over 3 folds: its parent run, child runs and the client."""
-    tracking = f"sqlite:///{tmp_path / 'cv.db'}"
+    tracking = store(tmp_path, "cv.db")
     proc = run_module(
         ["train", "--config", str(REPO / "configs" / "smoke.yaml"), "data.folds=3",
          "data.val_fraction=0.2", "data.test_fraction=0", f"output_dir={tmp_path / 'cv'}",
@@ -295,8 +295,8 @@ def cv_run(smoke_run, tmp_path, *overrides):
     return parent, children, client
 
 
-def test_cross_validation_logs_a_parent_with_one_child_per_fold(smoke_run, tmp_path):
-    parent, children, client = cv_run(smoke_run, tmp_path)
+def test_cross_validation_logs_a_parent_with_one_child_per_fold(smoke_run, tmp_path, new_store):
+    parent, children, client = cv_run(smoke_run, tmp_path, new_store)
     assert sorted(c.data.params["fold"] for c in children) == ["0", "1", "2"]
     for child in children:
         assert "test/photo_auroc" in child.data.metrics
@@ -314,10 +314,10 @@ def test_cross_validation_logs_a_parent_with_one_child_per_fold(smoke_run, tmp_p
     assert not client.search_registered_models()  # folds are measurements, not models
 
 
-def test_run_folds_runs_the_first_folds_only(smoke_run, tmp_path):
+def test_run_folds_runs_the_first_folds_only(smoke_run, tmp_path, new_store):
     with pytest.raises(ConfigError, match="data.run_folds"):
         load_config(REPO / "configs" / "smoke.yaml", ["data.folds=3", "data.run_folds=4"])
-    parent, children, _ = cv_run(smoke_run, tmp_path, "data.run_folds=1", "tracking.register_as=")
+    parent, children, _ = cv_run(smoke_run, tmp_path, new_store, "data.run_folds=1", "tracking.register_as=")
     assert [c.data.params["fold"] for c in children] == ["0"]
     assert children[0].data.params["folds"] == "3"
     assert len(json.loads((tmp_path / "cv" / "cv_summary.json").read_text())["per_fold"]["photo_auroc"]) == 1

@@ -33,9 +33,9 @@ def train_args(work, name):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, new_store):
     work = tmp_path_factory.mktemp("resume")
-    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"}
+    env = {"MLFLOW_TRACKING_URI": new_store(work)}
     straight = run_module(train_args(work, "straight"), cwd=work, env=env)
     assert straight.returncode == 0, straight.stderr[-3000:]
 

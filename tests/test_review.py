@@ -224,7 +224,7 @@ def test_decisions_table_is_append_only(db, client, queued):
         raw.execute("DELETE FROM decisions")
 
 
-def test_training_consumes_an_exported_review_manifest(client, db, queued, smoke_run, tmp_path):
+def test_training_consumes_an_exported_review_manifest(client, db, queued, smoke_run, tmp_path, new_store):
     """The loop closes: the liaison's decisions become one more training source."""
     a, b, _ = queued[1]
     decide(client, a, "counterfeit")
@@ -236,7 +236,7 @@ def test_training_consumes_an_exported_review_manifest(client, db, queued, smoke
          f"data.manifests=[{reviewed}:0.5]", f"output_dir={tmp_path / 'run'}",
          f"data.synthetic.out_dir={smoke_run['manifest'].parent}", "tracking.register_as=",
          "model.export_onnx=false"],
-        cwd=tmp_path, env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+        cwd=tmp_path, env={"MLFLOW_TRACKING_URI": new_store(tmp_path)},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     from mlflow import MlflowClient
