@@ -13,7 +13,7 @@ import numpy as np
 
 from infer.calibration import ParcelCalibration
 from infer.ood import FeatureDensity
-from infer.package import find_package, load_package, read_meta
+from infer.package import load_package, read_meta
 from infer.photos import PhotoError, PhotoSource, describe, load_photo
 from infer.pooling import pool_brand, pool_logits, sigmoid
 from infer.preprocess import letterbox
@@ -106,7 +106,7 @@ class Inspector:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         folder, identity = resolve(None if uri is None else str(uri))
-        package, meta = read_meta(find_package(folder))
+        package, meta = read_meta(folder)
         if backend == "auto":
             backend = "onnx" if (package / ONNX_FILE).is_file() else "torch"
         ood = FeatureDensity.load(package)

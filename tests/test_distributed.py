@@ -59,6 +59,8 @@ def runs(tmp_path_factory, new_store):
     return {"work": work, "env": env, "ddp": ddp}
 
 
+# Slow (~65 s: torchrun with two workers, and one single-process run): `python -m pytest -m slow`; see the README, "Tests".
+@pytest.mark.slow
 def test_two_process_run_registers_a_model(runs):
     result = json.loads((runs["work"] / "ddp" / "result.json").read_text())
     assert result["world_size"] == 2
@@ -71,6 +73,7 @@ def test_two_process_run_registers_a_model(runs):
     assert len(client.get_metric_history(result["run_id"], "train/loss")) == 2
 
 
+@pytest.mark.slow
 def test_two_process_scores_match_one_process(runs):
     one = pd.read_csv(runs["work"] / "single" / "test_photos.csv")
     two = pd.read_csv(runs["work"] / "ddp" / "test_photos.csv")

@@ -58,6 +58,8 @@ def runs(tmp_path_factory, new_store):
     }
 
 
+# Slow (~65 s: three training processes): `python -m pytest -m slow`; see the README, "Tests".
+@pytest.mark.slow
 def test_resumed_run_ends_with_the_same_test_metrics(runs):
     assert runs["killed_at"] < EPOCHS - 1, "the run finished before it was killed"
     assert "resumed after epoch" in runs["resumed"].stdout
@@ -66,6 +68,7 @@ def test_resumed_run_ends_with_the_same_test_metrics(runs):
         assert abs(a - b) <= TOLERANCE, (name, a, b)
 
 
+@pytest.mark.slow
 def test_resumed_run_continues_the_same_mlflow_run(runs):
     client = MlflowClient(tracking_uri=runs["env"]["MLFLOW_TRACKING_URI"])
     run_id = runs["after"]["run_id"]
@@ -79,6 +82,7 @@ def test_resumed_run_continues_the_same_mlflow_run(runs):
         assert abs(m.value - by_step[m.step]) <= TOLERANCE
 
 
+@pytest.mark.slow
 def test_checkpoints_load_with_weights_only_and_hold_the_full_state(runs):
     last = torch.load(runs["work"] / "killed" / "checkpoints" / "last.pt", weights_only=True)
     for key in ("model", "optimizer", "scheduler", "rng", "epoch", "run_id", "best_epoch"):
@@ -87,6 +91,7 @@ def test_checkpoints_load_with_weights_only_and_hold_the_full_state(runs):
     assert not list((runs["work"] / "killed" / "checkpoints").glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_different_config(runs):
     proc = run_module([*train_args(runs["work"], "killed"), "resume=auto", "train.lr=0.5"],
                       cwd=runs["work"], env=runs["env"])
