@@ -48,12 +48,13 @@ def save_atomic(obj: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def load(path: str | Path) -> dict[str, Any]:
+def load(path: str | Path, mmap: bool = False) -> dict[str, Any]:
+    """`mmap=True`: tensors are mapped, not read (for a look at the config only)."""
     import torch
 
     path = Path(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except FileNotFoundError as exc:
         raise ResumeError(f"{path}: checkpoint not found") from exc
     except Exception as exc:  # a truncated or foreign file: name it rather than crash deep inside
@@ -119,7 +120,7 @@ def check_same_config(state: dict, cfg, path: Path) -> None:
 def check_resumable(cfg) -> None:
     """What `resume=` asks for exists and was written with this config: checked by
     `python -m train` before the heavy imports. Without a checkpoint to read, torch is not
-    imported at all."""
+    imported at all. The tensors are mapped, not read: the run reads them once, when it resumes."""
     path = locate(cfg, quiet=True)
     if path is not None:
-        check_same_config(load(path), cfg, path)
+        check_same_config(load(path, mmap=True), cfg, path)
