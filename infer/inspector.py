@@ -107,16 +107,19 @@ class Inspector:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         folder, identity = resolve(None if uri is None else str(uri))
         package, meta = read_meta(folder)
+        has_graph = (package / ONNX_FILE).is_file()
         if backend == "auto":
-            backend = "onnx" if (package / ONNX_FILE).is_file() else "torch"
-        ood = FeatureDensity.load(package)
-        if backend == "torch":
+            backend = "onnx" if has_graph else "torch"
+        net = None
+        if backend == "torch" or not has_graph:
+            # Eager network wanted, or needed once to export the missing graph: loaded once and
+            # kept, so `inspector.net` does not read the weights again.
             net, meta = load_package(package)
-            return cls(meta, identity, ood, net=net, package=package)
-        from infer.onnx_backend import OnnxNet
+        inspector = cls(meta, identity, FeatureDensity.load(package), net=net, package=package)
+        if backend == "onnx":
+            from infer.onnx_backend import OnnxNet
 
-        inspector = cls(meta, identity, ood, package=package)
-        inspector.onnx = OnnxNet.for_package(package, inspector.spec)
+            inspector.onnx = OnnxNet.for_package(package, inspector.spec, net=net)
         return inspector
 
     # -- photos -------------------------------------------------------------------------------

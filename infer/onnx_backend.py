@@ -115,16 +115,18 @@ class OnnxNet:
         self.num_features = int(self.session.get_outputs()[2].shape[1])
 
     @classmethod
-    def for_package(cls, folder: str | Path, spec: NetSpec, threads: int | None = None) -> OnnxNet:
+    def for_package(cls, folder: str | Path, spec: NetSpec, threads: int | None = None,
+                    net: InspectorNet | None = None) -> OnnxNet:
         """The package's model.onnx; packages saved before ONNX export get one exported now
-        from their weights (the only case that needs torch)."""
+        from `net`, or from their weights when not given (the only case that needs torch)."""
         path = Path(folder) / ONNX_FILE
         if path.is_file():
             return cls(path, spec, threads)
-        from infer.package import load_package
-
         print(f"note: {folder} has no {ONNX_FILE}; exporting one from its weights", file=sys.stderr)
-        net, _ = load_package(folder)
+        if net is None:
+            from infer.package import load_package
+
+            net, _ = load_package(folder)
         with tempfile.TemporaryDirectory(prefix="inspector-onnx-") as tmp:
             # The session holds the graph in memory; the file can go with the folder.
             return cls(export_onnx(net, Path(tmp) / ONNX_FILE), spec, threads)
