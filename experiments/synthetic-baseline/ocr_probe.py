@@ -14,7 +14,9 @@ It is never told the generator's typo or country lists.
         --known datasets/synthetic/manifest.csv \
         --model runs/try16-long/model --out runs/ocr-probe-seed7
 
-Needs `apt-get install tesseract-ocr`. Prints one JSON object.
+Needs `apt-get install tesseract-ocr`, or `--reads FILE`: what another reader read, as
+`reader_probe.py read` writes it (its lines carry no spaces, so the genuine lines are compared
+without theirs). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -168,6 +170,8 @@ def main(argv=None) -> None:
     ap.add_argument("--model", required=True)
     ap.add_argument("--out", type=Path, required=True, help="folder for the OCR and verdict caches")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--reads", type=Path, default=None,
+                    help="what another reader read (reader_probe.py read's CSV) instead of Tesseract")
     a = ap.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
 
@@ -184,7 +188,11 @@ def main(argv=None) -> None:
     t["text_only"] = t.defects.fillna("").map(lambda d: bool(d) and set(d.split(";")) <= TEXT_DEFECTS)
 
     made, names = known_prints(a.known)
-    ocr = ocr_manifest(a.manifest, a.out / "ocr.csv", a.workers)
+    if a.reads:  # reader_probe.py reads without spaces
+        made = {b: {x.replace(" ", "") for x in lines} for b, lines in made.items()}
+        names = {x.replace(" ", "") for x in names}
+    ocr = (pd.read_csv(a.reads, keep_default_na=False) if a.reads
+           else ocr_manifest(a.manifest, a.out / "ocr.csv", a.workers))
     t = parcel_table(ocr, t, made, names)
 
     def auroc(score, mask=None):
@@ -195,7 +203,8 @@ def main(argv=None) -> None:
     text_only = t.text_only & (t.target == 1)
     visual = (~t.text_only) & (t.target == 1)
     print(json.dumps({
-        "manifest": str(a.manifest), "model": a.model, "parcels": len(t),
+        "manifest": str(a.manifest), "model": a.model, "reader": str(a.reads or "tesseract"),
+        "parcels": len(t),
         "print_photos_read": int(len(ocr)),
         "parcels_with_a_line_read": round(float(t.read_any.mean()), 3),
         "network_alone": {"all": auroc(base), "text_only": auroc(base, text_only),
