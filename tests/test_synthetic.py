@@ -7,10 +7,12 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
-from train.synthetic import BRANDS, DEFECTS, VIEWS, generate_dataset
+from train.synthetic import BRANDS, DEFECTS, VIEWS, generate_dataset, labels
 from train.synthetic.generate import FORMAT_VERSION
 
 SIZE = 64
@@ -47,9 +49,10 @@ def test_outputs_exist(dataset: Path):
 def _check_manifest(manifest: Path, n_parcels: int) -> None:
     rows = _rows(manifest)
     assert list(rows[0]) == ["path", "label", "brand", "parcel_id", "view", "defects",
-                             "visible_defects", "strength", "printed"]
+                             "visible_defects", "strength", "printed", "printed_quads"]
     for r in rows:  # print is read only on the tag and the box sticker
         assert (r["printed"] != "") == (r["view"] in ("label", "box")), r["path"]
+        assert (r["printed_quads"] != "") == (r["printed"] != ""), r["path"]
     parcels = defaultdict(list)
     for r in rows:
         parcels[r["parcel_id"]].append(r)
@@ -199,3 +202,41 @@ def test_closeup_set_is_made_once_beside_the_main_set_from_other_seeds(tmp_path:
     before = stamp.stat().st_mtime_ns
     assert ensure_closeups(cfg) == manifest and stamp.stat().st_mtime_ns == before  # reused
     assert ensure_closeups(SyntheticConfig(out_dir=str(tmp_path / "syn"))) is None
+
+
+def test_rotated_points_follow_pils_rotation():
+    im = Image.new("L", (40, 20), 0)
+    im.putpixel((30, 5), 255)
+    for angle in (10.0, -7.5, 90.0):
+        turned = np.asarray(im.rotate(angle, resample=Image.NEAREST, expand=True))
+        ys, xs = np.nonzero(turned)
+        (x, y), = labels.rotated_points(np.array([[30.5, 5.5]]), im.size, angle)
+        assert abs(x - (xs.mean() + 0.5)) < 1.0 and abs(y - (ys.mean() + 0.5)) < 1.0, angle
+
+
+def test_line_corners_enclose_that_lines_ink():
+    """`labels.render`'s corners of a line hold all of its ink, tightly, even tilted."""
+    brand = BRANDS["kestra"]
+    for angle in (0.0, 6.0):
+        made = labels.Line("made", "MADE IN VIETNAM", brand.font, (0.05, 0.6, 0.95, 0.75),
+                           angle=angle)
+        pr = labels.Print((made,), (255, 255, 255), (0, 0, 0))
+        quads: dict = {}
+        ink = np.asarray(labels.render(pr, 300, 200, brand, quads).convert("L")) < 128
+        poly = Image.new("L", (300, 200), 0)
+        ImageDraw.Draw(poly).polygon([tuple(p) for p in quads["made"]], fill=1)
+        inside = cv2.dilate(np.asarray(poly, np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        assert ink.sum() > 100 and not (ink & ~inside).any(), angle
+        assert ink[np.asarray(poly, bool)].mean() > 0.15, angle  # tight: not a wide margin
+
+
+def test_printed_quads_sit_on_the_photo_in_reading_order(tmp_path: Path):
+    m = generate_dataset(tmp_path / "q", n_parcels=6, seed=5, image_size=224, workers=1,
+                         progress=False, views=["label", "box"])
+    for r in _rows(m):
+        name, made = (np.array(q.split(), float).reshape(4, 2) for q in r["printed_quads"].split(";"))
+        for q in (name, made):
+            assert (q > -10).all() and (q < 234).all(), r["path"]
+            assert q[1, 0] - q[0, 0] > 3 * abs(q[3, 1] - q[0, 1]), r["path"]  # a line: long, low
+        if r["view"] == "label":  # the brand name heads the tag, "made in" sits near its foot
+            assert name[:, 1].mean() < made[:, 1].mean(), r["path"]

@@ -139,7 +139,8 @@ def occlude(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return over(img, colour, m * rng.uniform(0.35, 0.6))
 
 
-def _perspective(img: np.ndarray, rng, max_rot: float, max_skew: float) -> np.ndarray:
+def _perspective(img: np.ndarray, rng, max_rot: float, max_skew: float):
+    """The photo seen from a slightly tilted phone, and the homography that did it."""
     size = img.shape[0]
     src = np.float32([[0, 0], [size, 0], [size, size], [0, size]])
     c = size / 2
@@ -149,27 +150,33 @@ def _perspective(img: np.ndarray, rng, max_rot: float, max_skew: float) -> np.nd
     dst = (src - c) @ r.T + c + rng.uniform(-max_skew, max_skew, (4, 2)) * size
     h = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
     return cv2.warpPerspective(img, h, (size, size), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REFLECT_101)
+                               borderMode=cv2.BORDER_REFLECT_101), h
 
 
 MAX_ROTATION = {"side": 8, "sole": 12, "box": 8, "logo": 20, "stitching": 20, "label": 10}
 
 
 def photograph(rgb: np.ndarray, alpha: np.ndarray, view: str, scene: dict,
-               rng: np.random.Generator, out_size: int) -> bytes:
-    """From a rendered scene to the JPEG bytes a phone would save.
+               rng: np.random.Generator, out_size: int, points: np.ndarray | None = None):
+    """From a rendered scene to the JPEG bytes a phone would save, and where `points` (N x 2,
+    x and y in the rendered scene's pixels) land in the photo (None without points).
 
     Renderers draw at a multiple of `out_size` and start from black, so their colours are
     already premultiplied by alpha: downsampling both gives antialiased edges, and everything
     after that runs at the output size.
     """
+    scale = out_size / rgb.shape[0]
     if rgb.shape[0] != out_size:
         rgb = cv2.resize(rgb, (out_size, out_size), interpolation=cv2.INTER_AREA)
         alpha = cv2.resize(alpha, (out_size, out_size), interpolation=cv2.INTER_AREA)
     img = compose(background(scene, rng, out_size), rgb, alpha, rng)
     if rng.random() < 0.18:
         img = occlude(img, rng)
-    img = _perspective(img, rng, MAX_ROTATION[view], 0.04)
+    img, warp = _perspective(img, rng, MAX_ROTATION[view], 0.04)
+    if points is not None:
+        # cv2 maps pixel centres; `points` are continuous (a pixel's centre is at +0.5).
+        centres = np.asarray(points, np.float64).reshape(-1, 1, 2) * scale - 0.5
+        points = cv2.perspectiveTransform(centres, warp).reshape(-1, 2) + 0.5
     # Light: a directional falloff, some vignetting, exposure and white balance.
     yy, xx = grid(32)
     yy, xx = yy / 32 - 0.5, xx / 32 - 0.5
@@ -194,4 +201,4 @@ def photograph(rgb: np.ndarray, alpha: np.ndarray, view: str, scene: dict,
     out = Image.fromarray(np.clip(img + 0.5, 0, 255).astype(np.uint8), "RGB")
     buf = io.BytesIO()
     out.save(buf, format="JPEG", quality=int(rng.integers(55, 96)))
-    return buf.getvalue()
+    return buf.getvalue(), points

@@ -147,22 +147,27 @@ def _fabric_print(rng, im: Image.Image, depth: float = 0.07) -> Image.Image:
 
 
 def render_label(p, rng: np.random.Generator, size: int):
-    """The size tag sewn inside the tongue, filling most of the frame."""
+    """The size tag sewn inside the tongue, filling most of the frame. Also returns where each
+    printed line's text lies, by line key (`labels.render`'s corners, in this image's pixels)."""
     brand = p.brand
     img = _fabric(rng, size, p.colours["lining"], size / rng.uniform(40, 70))
     w = int(size * rng.uniform(0.64, 0.74))
     h = int(w * 1.16)
-    tag = labels.render(p.tag, w, h, brand)
+    quads: dict = {}
+    tag = labels.render(p.tag, w, h, brand, quads)
     tag = _fabric_print(rng, tag)
     d = ImageDraw.Draw(tag)
     # Sewn on along its top edge.
     segs = stitches.layout(np.array([[w * 0.04, h * 0.018], [w * 0.96, h * 0.018]]),
                            w / 22, 0.6, stitches.Flaws(), rng)
     stitches.draw(d, segs, max(1, w // 110), shade(p.tag.bg, 0.7))
-    tag = tag.rotate(float(rng.uniform(-6, 6)), resample=Image.BILINEAR, expand=True)
+    angle = float(rng.uniform(-6, 6))
+    quads = {k: labels.rotated_points(q, tag.size, angle) for k, q in quads.items()}
+    tag = tag.rotate(angle, resample=Image.BILINEAR, expand=True)
     x = (size - tag.width) / 2 + rng.normal(0, size * 0.03)
     y = (size - tag.height) / 2 + rng.normal(0, size * 0.03)
     img, _ = _paste_rgba(img, np.zeros((size, size), np.float32), tag, (x, y))
+    quads = {k: q + np.array([int(x), int(y)]) for k, q in quads.items()}
     # The tongue's edge and the shoe's dark interior along one side.
     yy, xx = grid(size)
     yy, xx = yy / size, xx / size
@@ -170,11 +175,12 @@ def render_label(p, rng: np.random.Generator, size: int):
     g = np.clip((xx - 0.5) * np.cos(a) + (yy - 0.5) * np.sin(a) - 0.3, 0, 1) * 2.5
     img = img * (1 - 0.5 * np.clip(g, 0, 1))[..., None]
     alpha = np.ones((size, size), np.float32)
-    return np.clip(dust(img, alpha, rng, p.dust * 0.3, size), 0, 255), alpha
+    return np.clip(dust(img, alpha, rng, p.dust * 0.3, size), 0, 255), alpha, quads
 
 
 def render_box(p, rng: np.random.Generator, size: int):
-    """The end of the shoe box: lid edge, printed mark, and the size sticker."""
+    """The end of the shoe box: lid edge, printed mark, and the size sticker; with the sticker's
+    line corners, as `render_label`."""
     brand = p.brand
     bx = brand.box
     img = np.zeros((size, size, 3), np.float32)
@@ -211,12 +217,16 @@ def render_box(p, rng: np.random.Generator, size: int):
     # The sticker.
     w = int(size * rng.uniform(0.64, 0.72))
     h = int(w * 0.64)
-    st = _fabric_print(rng, labels.render(p.box, w, h, brand), 0.04)
-    st = st.rotate(float(rng.uniform(-2.5, 2.5)), resample=Image.BILINEAR, expand=True)
+    quads: dict = {}
+    st = _fabric_print(rng, labels.render(p.box, w, h, brand, quads), 0.04)
+    angle = float(rng.uniform(-2.5, 2.5))
+    quads = {k: labels.rotated_points(q, st.size, angle) for k, q in quads.items()}
+    st = st.rotate(angle, resample=Image.BILINEAR, expand=True)
     x = size * (0.04 if sticker_left else 0.96) - (0 if sticker_left else st.width)
     x += rng.normal(0, size * 0.015)
     y = top + lid_h + (bottom - top - lid_h - st.height) * rng.uniform(0.3, 0.7)
     img, alpha = _paste_rgba(img, alpha, st, (x, y), shadow=0.2)
+    quads = {k: q + np.array([int(x), int(y)]) for k, q in quads.items()}
     edge = np.clip(face_m - np.roll(face_m, -int(size * 0.01), axis=0), 0, 1)
     img = over(img, mix(bx["colour"], (0, 0, 0), 0.5), edge * 0.5)
-    return np.clip(dust(img, alpha, rng, p.dust * 0.4, size), 0, 255), alpha
+    return np.clip(dust(img, alpha, rng, p.dust * 0.4, size), 0, 255), alpha, quads

@@ -28,10 +28,10 @@ from .defects import VIEWS
 from .parcel import make_parcel
 from .preview import contact_sheet
 
-FORMAT_VERSION = 3  # bump whenever the same arguments would draw different images or columns
+FORMAT_VERSION = 4  # bump whenever the same arguments would draw different images or columns
 RENDER_SCALE = 1.5
 COLUMNS = ("path", "label", "brand", "parcel_id", "view", "defects", "visible_defects", "strength",
-           "printed")
+           "printed", "printed_quads")
 DIFFICULTIES = ("easy", "hard", "mixed")
 
 RENDERERS = {
@@ -112,15 +112,20 @@ def _parcel_job(job, seed, difficulty, image_size, out_dir: str, twins: bool = F
     rows = []
     for k, view in enumerate(p.views):
         prng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(drawn, k + 1)))
-        rgb, alpha = RENDERERS[view](p, prng, render_size)
-        jpeg = capture.photograph(rgb, alpha, view, p.scene, prng, image_size)
+        rgb, alpha, *extra = RENDERERS[view](p, prng, render_size)
+        printed = p.printed(view)
+        keys = ("wordmark", "made")[:len(printed)]
+        corners = np.concatenate([extra[0][k] for k in keys]) if printed else None
+        jpeg, corners = capture.photograph(rgb, alpha, view, p.scene, prng, image_size, corners)
         name = f"{k}_{view}.jpg"
         (folder / name).write_bytes(jpeg)
         rows.append(dict(
             path=f"images/{pid}/{name}", label=p.label, brand=p.brand.name, parcel_id=pid,
             view=view, defects=";".join(p.defects), visible_defects=";".join(p.visible(view)),
             strength="" if p.strength is None else f"{p.strength:.3f}",
-            printed=";".join(p.printed(view)),
+            printed=";".join(printed),
+            printed_quads="" if corners is None else ";".join(
+                " ".join(f"{v:.1f}" for v in q.ravel()) for q in corners.reshape(-1, 4, 2)),
         ))
         if twins:
             rows[-1]["group"] = f"syn{seed}-{drawn:05d}"

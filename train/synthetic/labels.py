@@ -111,6 +111,8 @@ def _barcode(d: ImageDraw.ImageDraw, digits: str, box, fnt_name: str, ink) -> No
 
 
 def _text_image(ln: Line, w: int, h: int, brand_font: str):
+    """The line's ink as an "L" image, the box it was fitted to, and the four corners (TL, TR,
+    BR, BL) of the printed text inside that image."""
     bw = (ln.box[2] - ln.box[0]) * w
     bh = (ln.box[3] - ln.box[1]) * h
     size = fit_text_size(ln.size_text or ln.text, brand_font, bw, bh)
@@ -119,13 +121,34 @@ def _text_image(ln: Line, w: int, h: int, brand_font: str):
     pad = int(size * 0.4) + 2
     im = Image.new("L", (x1 - x0 + 2 * pad, y1 - y0 + 2 * pad), 0)
     ImageDraw.Draw(im).text((pad - x0, pad - y0), ln.text, font=ft, fill=255)
+    quad = np.array([[pad, pad], [pad + x1 - x0, pad], [pad + x1 - x0, pad + y1 - y0],
+                     [pad, pad + y1 - y0]], np.float64)
     if ln.angle:
+        quad = rotated_points(quad, im.size, ln.angle)
         im = im.rotate(ln.angle, resample=Image.BILINEAR, expand=True)
-    return im, bw, bh
+    return im, bw, bh, quad
 
 
-def render(p: Print, w: int, h: int, brand) -> Image.Image:
-    """The label as an RGBA image of w x h pixels (ink on its background colour)."""
+def rotated_points(points: np.ndarray, size: tuple, angle: float) -> np.ndarray:
+    """Where `points` (x, y in pixels) of an image of `size` (w, h) land after PIL's
+    `rotate(angle, expand=True)`: counter-clockwise about the centre, then re-centred."""
+    w, h = size
+    t = np.deg2rad(angle)
+    c, s = np.cos(t), np.sin(t)
+    dx, dy = points[:, 0] - w / 2, points[:, 1] - h / 2
+    new_w, new_h = _expanded(w, h, angle)  # PIL's own rounding of the expanded size
+    return np.column_stack([new_w / 2 + dx * c + dy * s, new_h / 2 - dx * s + dy * c])
+
+
+def _expanded(w: int, h: int, angle: float) -> tuple[int, int]:
+    return Image.new("L", (w, h)).rotate(angle, expand=True).size
+
+
+def render(p: Print, w: int, h: int, brand, quads: dict | None = None) -> Image.Image:
+    """The label as an RGBA image of w x h pixels (ink on its background colour).
+
+    `quads`, when given, receives the corners (TL, TR, BR, BL, in label pixels) of each text
+    line's printed text, by line key: where a reader has to look."""
     base = Image.new("RGBA", (w, h), tuple(p.bg) + (255,))
     ink_mask = Image.new("L", (w, h), 0)
     d = ImageDraw.Draw(ink_mask)
@@ -142,7 +165,7 @@ def render(p: Print, w: int, h: int, brand) -> Image.Image:
             for poly in marks.shapes(brand.mark, marks.BASE[brand.mark] | {"irregular": np.zeros(8)}):
                 d.polygon(poly_xy(tf(poly)), fill=255)
             continue
-        im, bw, bh = _text_image(ln, w, h, brand.font)
+        im, bw, bh, quad = _text_image(ln, w, h, brand.font)
         cy = (by0 + by1) / 2 + ln.dy * bh
         if ln.align == "left":
             x = bx0 - im.width * 0.02
@@ -151,7 +174,10 @@ def render(p: Print, w: int, h: int, brand) -> Image.Image:
         else:
             x = (bx0 + bx1) / 2 - im.width / 2
         x += ln.dx * w
-        ink_mask.paste(255, (int(round(x)), int(round(cy - im.height / 2))), im)
+        at = (int(round(x)), int(round(cy - im.height / 2)))
+        ink_mask.paste(255, at, im)
+        if quads is not None:
+            quads[ln.key] = quad + np.array(at, np.float64)
     a = np.asarray(ink_mask, np.float32) / 255.0
     if p.bleed > 0:
         # Ink wicking into fabric: letters swell and their edges go soft.
