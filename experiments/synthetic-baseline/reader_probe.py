@@ -182,6 +182,38 @@ def exact_rates(rows: pd.DataFrame, reads: list[tuple]) -> dict:
     return res
 
 
+def optimiser(model: nn.Module, lr: float, steps: int):
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    return opt, torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.1)
+
+
+def step(model: nn.Module, opt, sched, loss: torch.Tensor, bar, clip: float | None = 5.0) -> None:
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip:
+        nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    sched.step()
+    bar.set_postfix(loss=f"{loss.item():.3f}")
+
+
+def cli(doc: str):
+    """The `train` and `read` subcommands both probes share; each adds its own options."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--manifest", type=Path, nargs="+", required=True)
+    t.add_argument("--out", type=Path, required=True)
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--seed", type=int, default=0)
+    r = sub.add_parser("read")
+    r.add_argument("--reader", type=Path, required=True)
+    r.add_argument("--manifest", type=Path, required=True)
+    r.add_argument("--out", type=Path, required=True)
+    return ap, t
+
+
 def train(a) -> None:
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
@@ -194,10 +226,7 @@ def train(a) -> None:
     images = decode(list(rows.file))
     tr, va = np.flatnonzero(~is_val), np.flatnonzero(is_val)
     model = Reader(len(symbols))
-    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
-    steps = a.epochs * (len(tr) // a.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, a.lr, total_steps=steps,
-                                                pct_start=0.1)
+    opt, sched = optimiser(model, a.lr, a.epochs * (len(tr) // a.batch_size))
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     a.out.mkdir(parents=True, exist_ok=True)
     history, t0 = [], time.time()
@@ -212,12 +241,7 @@ def train(a) -> None:
             lp = logits.reshape(b * nl, w, ns).log_softmax(-1).permute(1, 0, 2)
             tgt, lens = targets(rows, idx, ab)
             loss = ctc(lp, tgt, torch.full((b * nl,), w, dtype=torch.long), lens)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            sched.step()
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            step(model, opt, sched, loss, bar)
         rates = exact_rates(rows.iloc[va].reset_index(drop=True), read_all(model, ab, images[va]))
         history.append({"epoch": epoch, "loss": round(loss.item(), 4), "val": rates,
                         "minutes": round((time.time() - t0) / 60, 1)})
@@ -252,20 +276,9 @@ def read(a) -> None:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    t = sub.add_parser("train")
-    t.add_argument("--manifest", type=Path, nargs="+", required=True)
-    t.add_argument("--out", type=Path, required=True)
+    ap, t = cli(__doc__)
     t.add_argument("--epochs", type=int, default=4)
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--val-fraction", type=float, default=0.05)
-    t.add_argument("--seed", type=int, default=0)
-    r = sub.add_parser("read")
-    r.add_argument("--reader", type=Path, required=True)
-    r.add_argument("--manifest", type=Path, required=True)
-    r.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
     torch.set_num_threads(2)
     train(a) if a.cmd == "train" else read(a)
