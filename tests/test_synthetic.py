@@ -208,9 +208,9 @@ def test_rotated_points_follow_pils_rotation():
     im = Image.new("L", (40, 20), 0)
     im.putpixel((30, 5), 255)
     for angle in (10.0, -7.5, 90.0):
-        turned = np.asarray(im.rotate(angle, resample=Image.NEAREST, expand=True))
-        ys, xs = np.nonzero(turned)
-        (x, y), = labels.rotated_points(np.array([[30.5, 5.5]]), im.size, angle)
+        turned = im.rotate(angle, resample=Image.NEAREST, expand=True)
+        ys, xs = np.nonzero(np.asarray(turned))
+        (x, y), = labels.rotated_points(np.array([[30.5, 5.5]]), im.size, angle, turned.size)
         assert abs(x - (xs.mean() + 0.5)) < 1.0 and abs(y - (ys.mean() + 0.5)) < 1.0, angle
 
 

@@ -161,9 +161,7 @@ def render_label(p, rng: np.random.Generator, size: int):
     segs = stitches.layout(np.array([[w * 0.04, h * 0.018], [w * 0.96, h * 0.018]]),
                            w / 22, 0.6, stitches.Flaws(), rng)
     stitches.draw(d, segs, max(1, w // 110), shade(p.tag.bg, 0.7))
-    angle = float(rng.uniform(-6, 6))
-    quads = {k: labels.rotated_points(q, tag.size, angle) for k, q in quads.items()}
-    tag = tag.rotate(angle, resample=Image.BILINEAR, expand=True)
+    tag, quads = labels.rotate(tag, float(rng.uniform(-6, 6)), quads)
     x = (size - tag.width) / 2 + rng.normal(0, size * 0.03)
     y = (size - tag.height) / 2 + rng.normal(0, size * 0.03)
     img, _ = _paste_rgba(img, np.zeros((size, size), np.float32), tag, (x, y))
@@ -219,9 +217,7 @@ def render_box(p, rng: np.random.Generator, size: int):
     h = int(w * 0.64)
     quads: dict = {}
     st = _fabric_print(rng, labels.render(p.box, w, h, brand, quads), 0.04)
-    angle = float(rng.uniform(-2.5, 2.5))
-    quads = {k: labels.rotated_points(q, st.size, angle) for k, q in quads.items()}
-    st = st.rotate(angle, resample=Image.BILINEAR, expand=True)
+    st, quads = labels.rotate(st, float(rng.uniform(-2.5, 2.5)), quads)
     x = size * (0.04 if sticker_left else 0.96) - (0 if sticker_left else st.width)
     x += rng.normal(0, size * 0.015)
     y = top + lid_h + (bottom - top - lid_h - st.height) * rng.uniform(0.3, 0.7)

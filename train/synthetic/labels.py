@@ -124,24 +124,25 @@ def _text_image(ln: Line, w: int, h: int, brand_font: str):
     quad = np.array([[pad, pad], [pad + x1 - x0, pad], [pad + x1 - x0, pad + y1 - y0],
                      [pad, pad + y1 - y0]], np.float64)
     if ln.angle:
-        quad = rotated_points(quad, im.size, ln.angle)
-        im = im.rotate(ln.angle, resample=Image.BILINEAR, expand=True)
+        im, turned = rotate(im, ln.angle, {"line": quad})
+        quad = turned["line"]
     return im, bw, bh, quad
 
 
-def rotated_points(points: np.ndarray, size: tuple, angle: float) -> np.ndarray:
+def rotated_points(points: np.ndarray, size: tuple, angle: float, new_size: tuple) -> np.ndarray:
     """Where `points` (x, y in pixels) of an image of `size` (w, h) land after PIL's
-    `rotate(angle, expand=True)`: counter-clockwise about the centre, then re-centred."""
-    w, h = size
+    `rotate(angle, expand=True)`, which turns it counter-clockwise about its centre and centres
+    it in `new_size`, the rotated image's size."""
     t = np.deg2rad(angle)
     c, s = np.cos(t), np.sin(t)
-    dx, dy = points[:, 0] - w / 2, points[:, 1] - h / 2
-    new_w, new_h = _expanded(w, h, angle)  # PIL's own rounding of the expanded size
-    return np.column_stack([new_w / 2 + dx * c + dy * s, new_h / 2 - dx * s + dy * c])
+    dx, dy = points[:, 0] - size[0] / 2, points[:, 1] - size[1] / 2
+    return np.column_stack([new_size[0] / 2 + dx * c + dy * s, new_size[1] / 2 - dx * s + dy * c])
 
 
-def _expanded(w: int, h: int, angle: float) -> tuple[int, int]:
-    return Image.new("L", (w, h)).rotate(angle, expand=True).size
+def rotate(im: Image.Image, angle: float, quads: dict) -> tuple[Image.Image, dict]:
+    """`im` turned by `angle` degrees (bilinear, expanded), and `quads`' corners with it."""
+    out = im.rotate(angle, resample=Image.BILINEAR, expand=True)
+    return out, {k: rotated_points(q, im.size, angle, out.size) for k, q in quads.items()}
 
 
 def render(p: Print, w: int, h: int, brand, quads: dict | None = None) -> Image.Image:
