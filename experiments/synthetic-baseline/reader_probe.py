@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from ocr_probe import edit_distance  # this folder
 from PIL import Image
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -156,16 +157,6 @@ def read_all(model: Reader, ab: Alphabet, images: np.ndarray, batch: int = 64) -
         best = logits.argmax(-1).numpy()
         out += [tuple(ab.decode(best[i, j]) for j in range(len(LINES))) for i in range(len(best))]
     return out
-
-
-def edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 def exact_rates(rows: pd.DataFrame, reads: list[tuple]) -> dict:
