@@ -44,6 +44,7 @@ from reader_probe import (  # this folder
     exact_rates,
     optimiser,
     step,
+    to_batch,
 )
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -77,10 +78,6 @@ def masks_of(quads: np.ndarray, photo: int) -> np.ndarray:
             ImageDraw.Draw(im).polygon([tuple(p) for p in q * s], fill=1)
             out[i, j] = np.asarray(im)
     return out
-
-
-def to_batch(arr: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div_(127.5).sub_(1)
 
 
 class Finder(nn.Module):

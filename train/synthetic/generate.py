@@ -25,7 +25,7 @@ from tqdm import tqdm
 from . import capture, closeups, shoe, sole
 from .brands import BRANDS
 from .defects import VIEWS
-from .parcel import make_parcel
+from .parcel import PRINTED_LINES, make_parcel
 from .preview import contact_sheet
 
 FORMAT_VERSION = 4  # bump whenever the same arguments would draw different images or columns
@@ -114,8 +114,7 @@ def _parcel_job(job, seed, difficulty, image_size, out_dir: str, twins: bool = F
         prng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(drawn, k + 1)))
         rgb, alpha, *extra = RENDERERS[view](p, prng, render_size)
         printed = p.printed(view)
-        keys = ("wordmark", "made")[:len(printed)]
-        corners = np.concatenate([extra[0][k] for k in keys]) if printed else None
+        corners = np.concatenate([extra[0][k] for k in PRINTED_LINES]) if printed else None
         jpeg, corners = capture.photograph(rgb, alpha, view, p.scene, prng, image_size, corners)
         name = f"{k}_{view}.jpg"
         (folder / name).write_bytes(jpeg)

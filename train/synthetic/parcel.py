@@ -12,6 +12,8 @@ from . import labels, marks, stitches
 from .brands import BRANDS, COUNTRIES, SIZES, TYPOS, Brand
 
 BRAND_NAMES = tuple(BRANDS)
+# The label lines a reader must get right, in the order of the manifest's `printed`.
+PRINTED_LINES = ("wordmark", "made")
 
 
 @dataclass
@@ -46,7 +48,7 @@ class Parcel:
         """The brand name and the "made in" line as this view's print reads them, typos and all:
         what a reader of the tag (`label`) or the box sticker (`box`) would have to get right."""
         pr = {"label": self.tag, "box": self.box}.get(view)
-        return () if pr is None else tuple(pr.get(k).text for k in ("wordmark", "made"))
+        return () if pr is None else tuple(pr.get(k).text for k in PRINTED_LINES)
 
     def visible(self, view: str) -> tuple:
         return tuple(d for d in self.defects
