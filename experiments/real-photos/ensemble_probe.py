@@ -5,7 +5,13 @@ Runs of one config that differ only in `train.seed` share their folds (the folds
 mean of the runs' logits per photo is what an ensemble of those models would output. Prints the
 photo and parcel AUROC per fold of each run and of the ensemble, and their means.
 
+With `--bootstrap N` it also says how much of a difference between the runs the listings alone
+could make: the out-of-fold parcels (mean logit over each listing's photos, all folds pooled) are
+resampled N times, by label, and each run's parcel AUROC and its gap to the first run are read on
+every resample. On a set of 28 listings, a gap inside that interval is not a finding.
+
     python experiments/real-photos/ensemble_probe.py runs/real-photos/RUN_A runs/real-photos/RUN_B
+    python experiments/real-photos/ensemble_probe.py RUN_A RUN_B --bootstrap 2000
 """
 
 from __future__ import annotations
@@ -36,11 +42,14 @@ def aurocs(df: pd.DataFrame, score: str) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                        help="resample the out-of-fold listings N times (0 = off)")
     args = parser.parse_args()
     per_run = [fold_predictions(r) for r in args.runs]
     n_folds = min(len(p) for p in per_run)
     names = [str(r) for r in args.runs] + ["ensemble (mean logit)"]
     table: list[list[tuple[float, float]]] = [[] for _ in names]
+    pooled = []
     for k in range(n_folds):
         merged = per_run[0][k].rename(columns={"logit": "logit_0"})
         for i, preds in enumerate(per_run[1:], start=1):
@@ -50,6 +59,7 @@ def main() -> None:
                                  "(different folds: compare runs with the same split_seed and data)")
             merged = merged.merge(other, on="path")
         merged["ensemble"] = merged[[f"logit_{i}" for i in range(len(per_run))]].mean(axis=1)
+        pooled.append(merged)
         for i in range(len(names)):
             table[i].append(aurocs(merged, f"logit_{i}" if i < len(per_run) else "ensemble"))
     print(f"{'':<44} " + " ".join(f"fold {k:<7}" for k in range(n_folds)) + "  mean photo / parcel")
@@ -58,6 +68,33 @@ def main() -> None:
         parcel = np.array([r[1] for r in rows])
         cells = " ".join(f"{p:.3f}/{q:.3f}" for p, q in rows)
         print(f"{name:<44} {cells}  {photo.mean():.3f} ± {photo.std(ddof=1):.3f} / {parcel.mean():.3f}")
+    if args.bootstrap:
+        columns = [f"logit_{i}" for i in range(len(per_run))] + ["ensemble"]
+        bootstrap_parcels(pd.concat(pooled), columns, names, args.bootstrap)
+
+
+def bootstrap_parcels(photos: pd.DataFrame, columns: list[str], names: list[str], n: int) -> None:
+    parcels = photos.groupby("parcel_id").agg(target=("target", "max"), **{c: (c, "mean") for c in columns})
+    rng = np.random.default_rng(0)
+    by_label = [np.flatnonzero(parcels["target"].to_numpy() == t) for t in (0, 1)]
+    scores = parcels[columns].to_numpy()
+    target = parcels["target"].to_numpy()
+    draws = np.empty((n, len(columns)))
+    for b in range(n):
+        # Resampled within each label, so that every draw has both classes and the same mix.
+        idx = np.concatenate([rng.choice(group, size=len(group)) for group in by_label])
+        draws[b] = [roc_auc_score(target[idx], scores[idx, j]) for j in range(len(columns))]
+    full = [roc_auc_score(target, scores[:, j]) for j in range(len(columns))]
+    print(f"\nout-of-fold parcel AUROC, {len(parcels)} listings ({int(target.sum())} counterfeit), "
+          f"{n} resamples by label: value [2.5%, 97.5%]; gap to the first run, P(gap > 0)")
+    for j, name in enumerate(names):
+        lo, hi = np.percentile(draws[:, j], [2.5, 97.5])
+        line = f"{name:<44} {full[j]:.3f} [{lo:.3f}, {hi:.3f}]"
+        if j:
+            gap = draws[:, j] - draws[:, 0]
+            glo, ghi = np.percentile(gap, [2.5, 97.5])
+            line += f"   gap {full[j] - full[0]:+.3f} [{glo:+.3f}, {ghi:+.3f}], P {np.mean(gap > 0):.2f}"
+        print(line)
 
 
 if __name__ == "__main__":
