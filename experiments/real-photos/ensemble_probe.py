@@ -8,7 +8,7 @@ photo and parcel AUROC per fold of each run and of the ensemble, and their means
 With `--bootstrap N` it also says how much of a difference between the runs the listings alone
 could make: the out-of-fold parcels (mean logit over each listing's photos, all folds pooled) are
 resampled N times, by label, and each run's parcel AUROC and its gap to the first run are read on
-every resample. On a set of 28 listings, a gap inside that interval is not a finding.
+every resample. A gap whose interval holds zero is not a finding, whatever the fold means say.
 
     python experiments/real-photos/ensemble_probe.py runs/real-photos/RUN_A runs/real-photos/RUN_B
     python experiments/real-photos/ensemble_probe.py RUN_A RUN_B --bootstrap 2000
