@@ -160,6 +160,10 @@ class TrainConfig:
     # between this and 1 of their size (train/augment.py), so that brands are read off small
     # shoes in street photos too; photos that train the counterfeit head keep their detail.
     zoom_out: float = 0.0
+    # > 0: this share of the brand-only training photos with a plain studio backdrop become the
+    # shoe cut out and pasted, at a random size and place, onto another surface (pavement,
+    # grass, floor, parcel; train/composite.py): street photos are not studio shots.
+    paste: float = 0.0
     # With data.detail_size: the share of training draws that are a random full-detail crop
     # rather than the whole photo.
     detail_crop_p: float = 0.5
@@ -177,6 +181,8 @@ class TrainConfig:
     def __post_init__(self):
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"train.ema_decay must lie in [0, 1), got {self.ema_decay}")
+        if not 0.0 <= self.paste <= 1.0:
+            raise ConfigError(f"train.paste must lie in [0, 1], got {self.paste}")
         if not 0.0 <= self.detail_crop_p <= 1.0:
             raise ConfigError(f"train.detail_crop_p must lie in [0, 1], got {self.detail_crop_p}")
 

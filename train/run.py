@@ -231,9 +231,10 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
     net = net.to(ctx.device)
     detail = (size, cfg.train.detail_crop_p) if cfg.data.detail_size else None
     augment = build_augment(cfg.train.augment, cfg.train.hflip, detail=detail)
-    # Zooming out is for reading brands off small shoes; counterfeit photos keep their detail.
-    zoomed = (build_augment(cfg.train.augment, cfg.train.hflip, cfg.train.zoom_out, detail)
-              if cfg.train.zoom_out else None)
+    # Zooming out and new surfaces are for reading brands off small shoes in street scenes;
+    # counterfeit photos keep their detail and their own background.
+    zoomed = (build_augment(cfg.train.augment, cfg.train.hflip, cfg.train.zoom_out, detail, cfg.train.paste)
+              if cfg.train.zoom_out or cfg.train.paste else None)
     dataset = PhotoDataset(train_images, train_df, brands, augment, defects=defects, brand_only_augment=zoomed,
                            printed=printed)
     loader = build_train_loader(cfg, dataset, train_df, ctx)
