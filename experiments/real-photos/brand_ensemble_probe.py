@@ -1,9 +1,11 @@
 """Do two brand runs that make different mistakes read brands better together?
 
-For finished single-split runs with the same data section (so the same validation and test
-photos): score each run's validation and test photos with its saved model, then average the
-runs' brand probabilities (softmax of the logits, equal weights: nothing to tune) and print
-accuracy per run and for the average, per kind and per brand.
+For finished single-split runs with the same data section: score each run's validation and
+test photos with its saved model, then average the runs' brand probabilities (softmax of the
+logits, equal weights: nothing to tune) and print accuracy per run and for the average, per kind
+and per brand. The photos are those of the parcels each run wrote to `val_parcels.csv` and
+`test_parcels.csv`, which must agree: rebuilding the split from the config would miss the copy
+check's merges (train/copies.py) and put photos with a copy in training into validation.
 
     python experiments/real-photos/brand_ensemble_probe.py runs/real-photos/brands-in-the-wild-paste \
         runs/real-photos/brands-in-the-wild-long-rerun
@@ -29,8 +31,8 @@ from brand_prior_probe import scores  # noqa: E402
 from infer.model import predict_arrays  # noqa: E402
 from infer.package import load_package  # noqa: E402
 from train.config import load_config, to_dict  # noqa: E402
-from train.data import assign_splits, decode_all, load_sources  # noqa: E402
-from train.run import gather_sources, make_splits  # noqa: E402
+from train.data import decode_all, load_sources  # noqa: E402
+from train.run import gather_sources  # noqa: E402
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -52,12 +54,12 @@ def main() -> None:
     cfg = cfgs[0]
     sources, _ = gather_sources(cfg)
     table = load_sources(sources)
-    split = assign_splits(table, cfg.data.eval_sources, cfg.data.val_fraction, cfg.data.test_fraction,
-                          cfg.data.split_seed)
-    splits = make_splits(cfg, table, split)
     names = [r.name for r in runs] + ["average"]
     for part_name in ("val", "test"):
-        part = splits[part_name]
+        ids = [set(pd.read_csv(r / f"{part_name}_parcels.csv")["parcel_id"]) for r in runs]
+        if any(i != ids[0] for i in ids[1:]):
+            sys.exit(f"the runs' {part_name}_parcels.csv list different parcels")
+        part = table[table["parcel_id"].isin(ids[0])]
         part = part[part["brand"].isin(brands)]
         images, errors = decode_all(list(part["path"]), nets[0].spec.image_size, desc=f"decode {part_name}")
         ok = np.array([e is None for e in errors])

@@ -70,6 +70,15 @@ def probe(run_dir: Path) -> dict:
     split = assign_splits(table, cfg.data.eval_sources, cfg.data.val_fraction, cfg.data.test_fraction,
                           cfg.data.split_seed)
     splits = make_splits(cfg, table, split)
+    # Since the copy check (train/copies.py) a run's split also merges copied photos' parcels,
+    # which rebuilding from the config misses: take validation and test from the run's own lists.
+    held = {}
+    for name in ("val", "test"):
+        if (run_dir / f"{name}_parcels.csv").exists():
+            held[name] = set(pd.read_csv(run_dir / f"{name}_parcels.csv")["parcel_id"])
+            splits[name] = table[table["parcel_id"].isin(held[name])]
+    if held:
+        splits["train"] = splits["train"][~splits["train"]["parcel_id"].isin(set().union(*held.values()))]
     prior = training_prior(cfg, splits["train"], brands)
     out = {"run": str(run_dir), "prior": {b: round(float(p), 4) for b, p in zip(brands, prior, strict=True)}}
     log_prior = np.log(np.clip(prior, 1e-6, None))
