@@ -14,6 +14,7 @@ large, pass through unchanged: a wrong cut would teach the head a torn shoe.
 from __future__ import annotations
 
 import os
+from functools import cache
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
@@ -86,11 +87,17 @@ def backdrop_mask(img: np.ndarray) -> np.ndarray | None:
     return mask
 
 
-def _texture_surface(rng: np.random.Generator, size: int) -> np.ndarray:
-    """Pavement, grass, gravel or brick (scikit-image's texture photos), tinted and rescaled."""
+@cache
+def _texture(name: str) -> np.ndarray:
+    """One of scikit-image's texture photos, decoded once per process (not once per draw)."""
     from skimage import data
 
-    tex = getattr(data, str(rng.choice(["brick", "grass", "gravel"])))().astype(np.float32)
+    return getattr(data, name)().astype(np.float32)
+
+
+def _texture_surface(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Pavement, grass, gravel or brick (scikit-image's texture photos), tinted and rescaled."""
+    tex = _texture(str(rng.choice(["brick", "grass", "gravel"])))
     crop = int(rng.integers(size // 2, tex.shape[0]))
     y, x = rng.integers(0, tex.shape[0] - crop + 1), rng.integers(0, tex.shape[1] - crop + 1)
     tex = cv2.resize(tex[y:y + crop, x:x + crop], (size, size), interpolation=cv2.INTER_AREA)
