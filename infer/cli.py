@@ -37,6 +37,9 @@ def parse_args(argv):
                         "starts without importing torch); torch: the network eagerly in PyTorch "
                         "(same scores to 1e-4); auto (default): onnx when the package has the "
                         "graph, else torch")
+    parser.add_argument("--shoe-crop", action=argparse.BooleanOptionalAction, default=None,
+                        help="also read the brand from a crop around the shoe (default: as the "
+                        "model package says; infer/shoe_crop.py)")
     parser.add_argument("--parcel-id", default=None)
     parser.add_argument("--json", action="store_true", help="one compact JSON line")
     parser.add_argument("--manifest", help="judge every parcel of this manifest CSV")
@@ -115,7 +118,7 @@ def main(argv=None) -> int:
     from infer.package import PackageError
 
     try:
-        inspector = Inspector.load(args.model, backend=args.backend)
+        inspector = Inspector.load(args.model, backend=args.backend, shoe_crop=args.shoe_crop)
     except (LookupError, FileNotFoundError, PackageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

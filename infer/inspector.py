@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from PIL import Image
 
 from infer.calibration import ParcelCalibration
 from infer.ood import FeatureDensity
@@ -95,11 +96,13 @@ class Inspector:
         return "torch" if self.onnx is None else "onnx"
 
     @classmethod
-    def load(cls, uri: str | Path | None = None, backend: str = "torch") -> Inspector:
+    def load(cls, uri: str | Path | None = None, backend: str = "torch",
+             shoe_crop: bool | None = None) -> Inspector:
         """From a model folder, an MLflow model URI (models:/, runs:/), or, with no argument,
         the newest registered version of `counterfeit-inspector`. `backend`: "torch" (eager),
         "onnx" (onnxruntime on the package's model.onnx; torch is not even imported when the
-        package has one) or "auto" (onnx when the package has model.onnx, else torch)."""
+        package has one) or "auto" (onnx when the package has model.onnx, else torch).
+        `shoe_crop`: True or False overrides the package's `NetSpec.shoe_crop`."""
         from infer.onnx_backend import ONNX_FILE
         from infer.registry import resolve
 
@@ -116,6 +119,8 @@ class Inspector:
             # kept, so `inspector.net` does not read the weights again.
             net, meta = load_package(package)
         inspector = cls(meta, identity, FeatureDensity.load(package), net=net, package=package)
+        if shoe_crop is not None:
+            inspector.spec.shoe_crop = bool(shoe_crop)
         if backend == "onnx":
             from infer.onnx_backend import OnnxNet
 
@@ -123,9 +128,25 @@ class Inspector:
         return inspector
 
     # -- photos -------------------------------------------------------------------------------
-    def _decode(self, source: PhotoSource, name: str) -> np.ndarray:
+    def _decode(self, source: PhotoSource, name: str) -> tuple[np.ndarray, Image.Image | None]:
+        """The letterboxed photo, and with `shoe_crop` the photo at the resolution its crop is
+        cut from (decoded a second time: the whole view stays exactly what training saw)."""
         img = load_photo(source, name=name, min_size=self.spec.input_size)
-        return letterbox(img, self.spec.input_size)
+        big = None
+        if self.spec.shoe_crop:
+            from infer.shoe_crop import CROP_DECODE_FACTOR
+
+            big = load_photo(source, name=name, min_size=CROP_DECODE_FACTOR * self.spec.image_size)
+        return letterbox(img, self.spec.input_size), big
+
+    def _shoe_crop_probs(self, images: list[Image.Image]) -> tuple[np.ndarray, list[int]]:
+        """Brand probabilities of the crops around the shoe, and which photos got a crop."""
+        from infer.shoe_crop import shoe_crops
+
+        crops, index = shoe_crops(images, self.spec.image_size, self.spec.input_size)
+        if not index:
+            return np.zeros((0, len(self.brands))), []
+        return self.forward_arrays(crops)[1], index
 
     def forward_arrays(self, arrays: np.ndarray, batch_size: int = 32):
         """Letterboxed uint8 photos -> calibrated counterfeit logits [N], brand probs [N,B] and
@@ -159,7 +180,8 @@ class Inspector:
                 decoded = list(pool.map(decode, pairs))
         else:
             decoded = [decode(pair) for pair in pairs]
-        arrays = [a for a, _ in decoded if a is not None]
+        arrays = [a[0] for a, _ in decoded if a is not None]
+        bigs = [a[1] for a, _ in decoded if a is not None]
         errors = [e for _, e in decoded]
         ok = [i for i, (a, _) in enumerate(decoded) if a is not None]
         n, b = len(names), len(self.brands)
@@ -168,6 +190,9 @@ class Inspector:
         ood = np.full(n, np.nan) if self.ood is not None else None
         if arrays:
             cf, br, scores = self.forward_arrays(np.stack(arrays))
+            if self.spec.shoe_crop:
+                crop_probs, index = self._shoe_crop_probs(bigs)
+                br[index] = (br[index] + crop_probs) / 2
             logit[ok], probs[ok] = cf, br
             if ood is not None:
                 ood[ok] = scores

@@ -49,6 +49,10 @@ class NetSpec:
     # at this size and each is scored as the mean of its detail views (the whole photo and a
     # grid of full-resolution crops, `infer.preprocess.detail_views`).
     detail_size: int = 0
+    # True: the brand is the mean of the whole photo's probabilities and those of a crop around
+    # the shoe, found by an ImageNet footwear map (`infer.shoe_crop`); the counterfeit score and
+    # the out-of-distribution score stay the whole photo's. Needs torch, also with onnxruntime.
+    shoe_crop: bool = False
 
     @property
     def input_size(self) -> int:

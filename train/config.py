@@ -119,6 +119,10 @@ class ModelConfig:
     # log-mean-exp over locations); see infer/model.py: POOLS.
     cf_pool: str = "avg"
     brand_pool: str = "avg"
+    # Serve the brand as the mean of the whole photo's and a crop around the shoe
+    # (infer/shoe_crop.py): street photos and whole parcels show the shoe small. Test metrics
+    # are then measured that way too, with `test/brand_accuracy_whole` beside them.
+    shoe_crop: bool = False
     # Ship model.onnx in the package. Exporting takes ~20 s whatever the model size, most of a
     # smoke run; tests of other stages turn it off. A package without it exports one the first
     # time it is loaded with the onnx backend (infer/onnx_backend.py: OnnxNet.for_package).

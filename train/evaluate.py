@@ -63,6 +63,7 @@ def evaluate(inspector: Inspector, manifest: str, by: str | None = None) -> dict
         }
     result["model"] = inspector.identity
     result["backend"] = inspector.backend
+    result["shoe_crop"] = bool(inspector.spec.shoe_crop)
     result["manifest"] = str(manifest)
     return result
 
@@ -92,9 +93,11 @@ def main(argv=None) -> int:
     parser.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto",
                         help="as `python -m infer --backend` (default auto: onnx when the package "
                         "has model.onnx)")
+    parser.add_argument("--shoe-crop", action=argparse.BooleanOptionalAction, default=None,
+                        help="as `python -m infer --shoe-crop` (default: as the package says)")
     args = parser.parse_args(argv)
     try:
-        inspector = Inspector.load(args.model, backend=args.backend)
+        inspector = Inspector.load(args.model, backend=args.backend, shoe_crop=args.shoe_crop)
         result = evaluate(inspector, args.manifest, args.by)
     except (ManifestError, LookupError, FileNotFoundError, PackageError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -61,6 +61,7 @@ from train.engine import (
 from train.loader import build_train_loader
 from train.metrics import recall_by_view_and_defect, summarize
 from train.plots import evaluation_figures
+from train.shoe_crop_eval import brand_logits_with_shoe_crop
 from train.synthetic_data import ensure_closeups, ensure_synthetic
 from train.warm_start import init_from
 
@@ -221,6 +222,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
         cfg.model.name, brands, cfg.model.weights, size, cfg.model.dropout, cfg.model.tta, defects,
         cfg.model.cf_pool, cfg.model.brand_pool, printed, cfg.data.detail_size,
     )
+    net.spec.shoe_crop = cfg.model.shoe_crop
     if cfg.model.init:
         report = init_from(net, cfg.model.init)
         print(f"initialised {report['loaded']} tensors from {report['source']}; fresh: {report['fresh']}")
@@ -365,8 +367,19 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
     test, photos, parcels = {}, pd.DataFrame(), pd.DataFrame()
     if len(splits["test"]):
         *test_outputs, test_features = infer_split("test", features=True)
+        whole_brand = None
+        if scored.spec.shoe_crop and brands:
+            # The package reads the brand from the whole photo and a crop around the shoe: test
+            # it that way, and log what the whole photo alone reads beside it.
+            whole_brand = summarize(*score_with(splits["test"], test_outputs, brands, cal)).get("brand_accuracy")
+            crop_logits, n_cropped = brand_logits_with_shoe_crop(scored, splits["test"], test_outputs[1],
+                                                                 cal.brand_temp, cfg.train.batch_size * 2)
+            test_outputs = [test_outputs[0], crop_logits]
         photos, parcels = score_with(splits["test"], test_outputs, brands, cal)
         test = summarize(photos, parcels) | band_metrics(parcels, cal.thresholds)
+        if whole_brand is not None:
+            test["brand_accuracy_whole"] = whole_brand
+            test["shoe_crop_share"] = n_cropped / max(1, int(splits["test"]["readable"].sum()))
         ok = splits["test"]["readable"].to_numpy()
         if ood is not None and ok.any():
             test["ood_flag_rate"] = float((ood.score(test_features[ok]) > ood.threshold).mean())
