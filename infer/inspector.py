@@ -128,16 +128,18 @@ class Inspector:
         return inspector
 
     # -- photos -------------------------------------------------------------------------------
-    def _decode(self, source: PhotoSource, name: str) -> tuple[np.ndarray, Image.Image | None]:
-        """The letterboxed photo, and with `shoe_crop` the photo at the resolution its crop is
-        cut from (decoded a second time: the whole view stays exactly what training saw)."""
+    def _decode(self, source: PhotoSource, name: str) -> np.ndarray:
         img = load_photo(source, name=name, min_size=self.spec.input_size)
-        big = None
-        if self.spec.shoe_crop:
-            from infer.shoe_crop import CROP_DECODE_FACTOR
+        return letterbox(img, self.spec.input_size)
 
-            big = load_photo(source, name=name, min_size=CROP_DECODE_FACTOR * self.spec.image_size)
-        return letterbox(img, self.spec.input_size), big
+    def _decode_for_crop(self, source: PhotoSource, name: str) -> Image.Image | None:
+        """With `shoe_crop`: the photo at the resolution its crop is cut from (decoded a second
+        time, so that the whole view stays exactly what training saw)."""
+        if not self.spec.shoe_crop:
+            return None
+        from infer.shoe_crop import CROP_DECODE_FACTOR
+
+        return load_photo(source, name=name, min_size=CROP_DECODE_FACTOR * self.spec.image_size)
 
     def _shoe_crop_probs(self, images: list[Image.Image]) -> tuple[np.ndarray, list[int]]:
         """Brand probabilities of the crops around the shoe, and which photos got a crop."""
@@ -168,7 +170,7 @@ class Inspector:
 
         def decode(pair):
             try:
-                return self._decode(*pair), None
+                return (self._decode(*pair), self._decode_for_crop(*pair)), None
             except PhotoError as exc:
                 return None, exc.reason
 
