@@ -148,19 +148,21 @@ class Inspector:
         crops, index = shoe_crops(images, self.spec.image_size, self.spec.input_size)
         if not index:
             return np.zeros((0, len(self.brands))), []
-        return self.forward_arrays(crops)[1], index
+        return self.forward_arrays(crops, ood=False)[1], index
 
-    def forward_arrays(self, arrays: np.ndarray, batch_size: int = 32):
+    def forward_arrays(self, arrays: np.ndarray, batch_size: int = 32, ood: bool = True):
         """Letterboxed uint8 photos -> calibrated counterfeit logits [N], brand probs [N,B] and
-        out-of-distribution scores [N] (None when the model has no feature density)."""
+        out-of-distribution scores [N] (None when the model has no feature density, or with
+        `ood=False`)."""
+        features = ood and self.ood is not None
         if self.onnx is not None:
-            out = self.onnx.predict_arrays(arrays, batch_size, features=self.ood is not None)
+            out = self.onnx.predict_arrays(arrays, batch_size, features=features)
         else:
             from infer.model import predict_arrays
 
-            out = predict_arrays(self.net, arrays, batch_size, features=self.ood is not None)
+            out = predict_arrays(self.net, arrays, batch_size, features=features)
         cf, brand = out[:2]
-        ood = None if self.ood is None else self.ood.score(out[2])
+        ood = self.ood.score(out[2]) if features else None
         return cf / self.counterfeit_temperature, softmax(brand, self.brand_temperature), ood
 
     def score_photos(
@@ -193,8 +195,9 @@ class Inspector:
         if arrays:
             cf, br, scores = self.forward_arrays(np.stack(arrays))
             if self.spec.shoe_crop:
-                crop_probs, index = self._shoe_crop_probs(bigs)
-                br[index] = (br[index] + crop_probs) / 2
+                from infer.shoe_crop import with_crops
+
+                br = with_crops(br, *self._shoe_crop_probs(bigs))
             logit[ok], probs[ok] = cf, br
             if ood is not None:
                 ood[ok] = scores

@@ -107,3 +107,11 @@ def shoe_crops(images: list[Image.Image], min_side: int, size: int) -> tuple[np.
             crops.append(letterbox(im.crop(box), size))
             index.append(i)
     return (np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8)), index
+
+
+def with_crops(probs: np.ndarray, crop_probs: np.ndarray, index: list[int]) -> np.ndarray:
+    """Brand probabilities [N, B] of whole photos with those of their crops averaged in, for the
+    photos `index` that got one (serving and training's test evaluation both go through here)."""
+    out = np.array(probs, dtype=np.float64, copy=True)
+    out[index] = (out[index] + crop_probs) / 2
+    return out

@@ -9,7 +9,7 @@ from tqdm.auto import tqdm
 
 from infer.model import predict_arrays
 from infer.photos import PhotoError, load_photo
-from infer.shoe_crop import CROP_DECODE_FACTOR, shoe_crops
+from infer.shoe_crop import CROP_DECODE_FACTOR, shoe_crops, with_crops
 from infer.spec import softmax
 
 CHUNK = 128  # photos decoded at crop resolution at once (a few MB each)
@@ -38,8 +38,9 @@ def brand_logits_with_shoe_crop(net, df: pd.DataFrame, brand_logits: np.ndarray,
         if not index:
             continue
         crop_logits = predict_arrays(net, crops, batch_size)[1]
-        at = np.asarray(kept)[index]
-        mean = (softmax(out[at], brand_temp) + softmax(crop_logits, brand_temp)) / 2
-        out[at] = brand_temp * np.log(np.clip(mean, 1e-300, None))
+        kept = np.asarray(kept)
+        mean = with_crops(softmax(out[kept], brand_temp), softmax(crop_logits, brand_temp), index)
+        # Logits whose tempered softmax is that mean: what calibration and scoring read.
+        out[kept[index]] = brand_temp * np.log(np.clip(mean[index], 1e-300, None))
         cropped += len(index)
     return out, cropped
