@@ -46,16 +46,12 @@ from infer.package import load_package  # noqa: E402
 from infer.photos import PhotoError, load_photo  # noqa: E402
 from infer.preprocess import letterbox  # noqa: E402
 from infer.shoe_crop import LOCATOR_SIZE, footwear_maps, shoe_box  # noqa: E402
+from infer.spec import softmax  # noqa: E402
 from train.config import load_config, to_dict  # noqa: E402
 from train.data import load_sources  # noqa: E402
 from train.run import gather_sources  # noqa: E402
 
 MIN_CROP = 224  # photo pixels: the model's input
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.exp(logits - logits.max(-1, keepdims=True))
-    return z / z.sum(-1, keepdims=True)
 
 
 def part_photos(run: Path, part: str) -> pd.DataFrame:
