@@ -251,6 +251,12 @@ def test_run_writes_its_test_split_as_a_holdout_manifest(smoke_run):
     held = read_manifest(holdout)
     tested = pd.read_csv(smoke_run["output_dir"] / "test_photos.csv")
     assert sorted(held["path"]) == sorted(tested["path"])
+    # split.csv names every photo's split: its test rows are the holdout, no parcel is split.
+    split = pd.read_csv(smoke_run["output_dir"] / "split.csv")
+    assert len(split) == len(read_manifest(smoke_run["manifest"]))
+    assert set(split["split"]) == {"train", "val", "test"}
+    assert sorted(split.loc[split["split"] == "test", "path"]) == sorted(held["path"])
+    assert (split.groupby("parcel_id")["split"].nunique() == 1).all()
     proc = run_module(
         ["train.evaluate", "--model", str(smoke_run["output_dir"] / "model"), "--manifest", str(holdout),
          "--by", "view"],
@@ -311,6 +317,9 @@ def test_cross_validation_logs_a_parent_with_one_child_per_fold(smoke_run, tmp_p
     assert tested.groupby("parcel_id")["fold"].nunique().max() == 1
     assert tested["path"].is_unique
     assert len(tested) == len(pd.read_csv(smoke_run["manifest"]))
+    for k in range(3):  # each fold's split.csv: its test rows are the photos that fold scored
+        split = pd.read_csv(tmp_path / "cv" / f"fold-{k}" / "split.csv")
+        assert sorted(split.loc[split["split"] == "test", "path"]) == sorted(tested.loc[tested["fold"] == k, "path"])
     assert not client.search_registered_models()  # folds are measurements, not models
 
 
@@ -322,6 +331,7 @@ def test_run_folds_runs_the_first_folds_only(smoke_run, tmp_path, new_store):
     assert children[0].data.params["folds"] == "3"
     assert len(json.loads((tmp_path / "cv" / "cv_summary.json").read_text())["per_fold"]["photo_auroc"]) == 1
     assert not (tmp_path / "cv" / "fold-1").exists()
+    assert not (tmp_path / "cv" / "split.csv").exists()
 
 
 def test_photos_that_are_not_shoes_send_the_parcel_to_review(smoke_run, parcel_photos, client, tmp_path):

@@ -181,6 +181,16 @@ def write_holdout(test: pd.DataFrame, folder: Path) -> None:
         part[columns].fillna("").to_csv(folder / f"{name}.csv", index=False)
 
 
+def write_split(table: pd.DataFrame, assignment: pd.Series, path: Path) -> None:
+    """Every photo with the split it landed in. A later run that warm-starts this one's recipe
+    must leave out its validation and test photos (experiments/real-photos/training_rows.py)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({
+        "path": table["path"].to_numpy(), "source": table["source_name"].to_numpy(),
+        "parcel_id": table["parcel_id"].to_numpy(), "split": assignment.to_numpy(),
+    }).to_csv(path, index=False)
+
+
 def serving_example(splits: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
     """Two readable photos of one held-out parcel, as the pyfunc's input example."""
     for name in ("test", "val", "train"):
@@ -491,6 +501,8 @@ def _run(cfg: Config, ctx: distributed.Context) -> RunResult:
                 cfg.data.split_seed, fold=fold,
             )
             assignment.iloc[copies_of_held_out(assignment, copies)] = "copy of a held-out photo"
+            if ctx.main:
+                write_split(table, assignment, out / ("split.csv" if fold is None else f"fold-{fold[1]}/split.csv"))
             splits = make_splits(cfg, table, assignment)
             tracking.log_json(data_summary(splits, brands, sources), "data/summary.json")
             return splits
