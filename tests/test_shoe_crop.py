@@ -31,7 +31,7 @@ def _cells(hot: list[tuple[int, int]], value: float = 0.9, rest: float = 0.01) -
 
 def test_box_surrounds_the_hot_cells_with_a_margin_and_stays_on_the_photo():
     # A 768x512 photo letterboxes into 224x149 at rows 37..186: a cell is 32 locator px, 109.7 photo px.
-    box = shoe_crop.shoe_box((768, 512), _cells([(3, 5)]), min_side=224)
+    box = shoe_crop.shoe_box((768, 512), _cells([(3, 5)]), min_side=224, locator_size=224)
     assert box is not None
     x0, y0, x1, y1 = box
     assert 0 <= x0 < x1 <= 768 and 0 <= y0 < y1 <= 512
@@ -40,6 +40,18 @@ def test_box_surrounds_the_hot_cells_with_a_margin_and_stays_on_the_photo():
     assert x0 <= 4 * cell + 1 and x1 >= 7 * cell - 1 - 1e-6
     assert y0 <= (64 - 37) * 768 / 224 + 1 and y1 >= (160 - 37) * 768 / 224 - 1
     assert (x1 - x0) * (y1 - y0) < 0.8 * 768 * 512
+
+
+def test_a_finer_map_of_the_same_photo_gives_the_same_box():
+    # The 7x7 map at 224 px and a 14x14 map at 448 px whose 2x2 blocks repeat it: one region.
+    coarse = _cells([(3, 5)])
+    fine = np.kron(coarse, np.ones((2, 2), np.float32))
+    a = shoe_crop.shoe_box((768, 512), coarse, 224, locator_size=224)
+    b = shoe_crop.shoe_box((768, 512), fine, 224, locator_size=448)
+    # The margin is one cell, so the finer map's box is tighter by half a coarse cell a side.
+    assert a is not None and b is not None
+    assert a[0] <= b[0] < b[2] <= a[2] and a[1] <= b[1] < b[3] <= a[3]
+    assert (b[2] - b[0]) < (a[2] - a[0])
 
 
 def test_small_box_grows_to_the_input_size_instead_of_being_upsampled():

@@ -68,6 +68,8 @@ def main() -> None:
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, help="folder for per-photo boxes and probabilities")
     ap.add_argument("--parts", nargs="+", default=["val", "test"])
+    ap.add_argument("--locator-size", type=int, default=LOCATOR_SIZE,
+                    help="input size of the ImageNet locator (locator_probe.py compares them)")
     args = ap.parse_args()
     cfgs = [load_config(r / "config.yaml") for r in args.runs]
     if any(to_dict(c)["data"] != to_dict(cfgs[0])["data"] for c in cfgs[1:]):
@@ -89,8 +91,8 @@ def main() -> None:
                 continue
             keep.append(True)
             whole.append(letterbox(served, size))
-            cells = footwear_maps(letterbox(img, LOCATOR_SIZE)[None])[0]
-            box = shoe_box(img.size, cells, MIN_CROP)
+            cells = footwear_maps(letterbox(img, args.locator_size)[None])[0]
+            box = shoe_box(img.size, cells, MIN_CROP, locator_size=args.locator_size)
             boxes.append(box)
             crops.append(letterbox(img.crop(box) if box else img, size))
         df = df[np.array(keep)].reset_index(drop=True)
