@@ -22,14 +22,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from infer.manifest import read_manifest
-from train.data import _apply_filters, parse_source
+from train.data import load_sources, parse_source
 
 
 def training_rows(run_dir: Path, spec: str) -> tuple[pd.DataFrame, dict]:
     src = parse_source(spec)
     source = src.name
-    rows = _apply_filters(read_manifest(src.manifest, check_files=False, source=source), src)
+    rows = load_sources([src])
+    rows["parcel_id"] = rows["parcel_id"].str.split("/", n=1).str[1]  # the manifest's own id
     split_file = run_dir / "split.csv"
     if split_file.is_file():
         split = pd.read_csv(split_file, dtype=str)
