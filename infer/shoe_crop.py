@@ -9,9 +9,9 @@ counterfeit score stays the whole photo's (a crop did not help it: experiments/r
 The shoe is found by a network that never saw our data: the wheel's ImageNet EfficientNet-Lite0,
 whose classifier knows footwear. Applied to each cell of its feature map (14x14: the photo is
 letterboxed at 448 px), it gives each cell's footwear probability; the crop holds the cells at
-half the best cell's or more, plus a cell of margin. No crop where the shoe already fills the photo, where no cell is sure of a shoe,
-or where the crop would be smaller than the network's input in photo pixels (a thumbnail's crop
-is an upsampled blur). These rules were fixed before any brand accuracy was measured with them.
+half the best cell's or more, plus a cell of margin. No crop where the shoe already fills the
+photo, where no cell is sure of a shoe, or where the crop would be smaller than the network's
+input in photo pixels (a thumbnail's crop is an upsampled blur). These rules were fixed before any brand accuracy was measured with them.
 """
 
 from __future__ import annotations
