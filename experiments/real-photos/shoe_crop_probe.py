@@ -13,8 +13,8 @@ cell's shoe score is the softmax mass of the footwear classes there.
 
 Fixed before any number was seen (no parameter is tuned on the photos scored here):
 - the box holds the cells scoring at least half the best cell, plus one cell of margin;
-- the box is grown about its centre to at least 224 photo pixels a side (or the photo's side),
-  so a crop is never upsampled beyond the model's input;
+- the box is grown about its centre to at least the model's input size in photo pixels a side
+  (224 for Lite0; or the photo's side), so a crop is never upsampled beyond the model's input;
 - no crop where the box covers 80% of the photo or more (the shoe fills it already), nor where
   no cell's footwear mass reaches 0.5 (no shoe found: on a dozen aj1-af1 photos, looked at
   before this probe scored anything, such maps pointed at a sock or a stool);
@@ -50,8 +50,6 @@ from infer.spec import softmax  # noqa: E402
 from train.config import load_config, to_dict  # noqa: E402
 from train.data import load_sources  # noqa: E402
 from train.run import gather_sources  # noqa: E402
-
-MIN_CROP = 224  # photo pixels: the model's input
 
 
 def part_photos(run: Path, part: str) -> pd.DataFrame:
@@ -92,7 +90,8 @@ def main() -> None:
             keep.append(True)
             whole.append(letterbox(served, size))
             cells = footwear_maps(letterbox(img, args.locator_size)[None])[0]
-            box = shoe_box(img.size, cells, MIN_CROP, locator_size=args.locator_size)
+            # As serving does: the crop is at least the model's input size in photo pixels.
+            box = shoe_box(img.size, cells, size, locator_size=args.locator_size)
             boxes.append(box)
             crops.append(letterbox(img.crop(box) if box else img, size))
         df = df[np.array(keep)].reset_index(drop=True)
