@@ -211,6 +211,10 @@ class VerdictConfig:
 
 @dataclass
 class TrackingConfig:
+    # false: no MLflow at all (no store, no registration); the run's numbers stay in
+    # output_dir (result.json, cv_summary.json, per-fold test_photos.csv), e.g. on a lent GPU
+    # machine with no store to reach.
+    enabled: bool = True
     experiment: str = "counterfeit-inspector"
     run_name: str = ""
     register_as: str = "counterfeit-inspector"

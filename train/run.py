@@ -438,8 +438,10 @@ def _run(cfg: Config, ctx: distributed.Context) -> RunResult:
     started = time.time()
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    tracking.set_enabled(ctx.main)
-    if ctx.main and not cfg.tracking.offline_fallback:
+    if ctx.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: autotune each conv once
+    tracking.set_enabled(ctx.main and cfg.tracking.enabled)
+    if tracking.is_enabled() and not cfg.tracking.offline_fallback:
         tracking.check_reachable()  # before minutes of decoding, not after
     out = Path(cfg.output_dir)
     resume_path = checkpoint.locate(cfg)
