@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -400,3 +404,49 @@ def test_batch_killed_and_rerun_writes_every_parcel_exactly_once(smoke_run, tmp_
     assert "half-written" in again.stderr
     ids = [json.loads(line)["parcel_id"] for line in out.read_text().splitlines()]
     assert sorted(ids) == sorted(big["parcel_id"].unique())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_tracking_disabled_then_logged_from_the_output_folder(smoke_run, tmp_path, new_store):
+    """`tracking.enabled=false` (a lent GPU machine with no store to reach): the unreachable
+    server is never asked and no store appears; experiments/real-photos-gpu/log_to_mlflow.py
+    then logs what the output folder holds as a parent run with one child per fold."""
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    proc = run_module(
+        ["train", "--config", str(REPO / "configs" / "smoke.yaml"), "data.folds=3", "data.run_folds=2",
+         "data.val_fraction=0.2", "data.test_fraction=0", f"output_dir={tmp_path / 'cv'}",
+         f"data.synthetic.out_dir={smoke_run['manifest'].parent}", "tracking.enabled=false",
+         "tracking.run_name=offline-cv"],
+        cwd=tmp_path, env={"MLFLOW_TRACKING_URI": unreachable},
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "unreachable" not in proc.stderr
+    assert not list(tmp_path.rglob("mlflow*.db")) and not (tmp_path / "mlruns").exists()
+    result = json.loads((tmp_path / "cv" / "result.json").read_text())
+    assert result["run_id"] is None
+    summary = json.loads((tmp_path / "cv" / "cv_summary.json").read_text())
+
+    store = new_store(tmp_path, "logged.db")
+    logged = subprocess.run(
+        [sys.executable, str(REPO / "experiments" / "real-photos-gpu" / "log_to_mlflow.py"),
+         str(tmp_path / "cv"), "--device", "test machine"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO), "MLFLOW_TRACKING_URI": store},
+        capture_output=True, text=True, timeout=300,
+    )
+    assert logged.returncode == 0, logged.stderr[-4000:]
+    run_id = logged.stdout.strip().split()[-1]
+    client = MlflowClient(tracking_uri=store)
+    parent = client.get_run(run_id)
+    assert parent.info.run_name == "offline-cv" and parent.data.tags["device"] == "test machine"
+    assert parent.data.params["data.folds"] == "3"
+    assert parent.data.metrics["cv/photo_auroc_mean"] == pytest.approx(summary["metrics"]["photo_auroc_mean"])
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'")
+    by_fold = {c.data.params["fold"]: c for c in children}
+    assert sorted(by_fold) == ["0", "1"]
+    for k, child in by_fold.items():
+        assert child.data.metrics["test/photo_auroc"] == pytest.approx(summary["per_fold"]["photo_auroc"][int(k)])
