@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ from PIL import Image
 
 from infer import Inspector
 from infer.manifest import read_manifest
-from tests.conftest import REPO, run_module
+from tests.conftest import REPO, free_port, run_module
 from train.config import ConfigError, load_config
 
 TEST_METRICS = ("test/photo_auroc", "test/parcel_auroc", "test/brand_accuracy", "test/ece")
@@ -406,12 +405,6 @@ def test_batch_killed_and_rerun_writes_every_parcel_exactly_once(smoke_run, tmp_
     assert sorted(ids) == sorted(big["parcel_id"].unique())
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_tracking_disabled_then_logged_from_the_output_folder(smoke_run, tmp_path, new_store):
     """`tracking.enabled=false` (a lent GPU machine with no store to reach): the unreachable
     server is never asked and no store appears; experiments/real-photos-gpu/log_to_mlflow.py
@@ -450,3 +443,15 @@ def test_tracking_disabled_then_logged_from_the_output_folder(smoke_run, tmp_pat
     assert sorted(by_fold) == ["0", "1"]
     for k, child in by_fold.items():
         assert child.data.metrics["test/photo_auroc"] == pytest.approx(summary["per_fold"]["photo_auroc"][int(k)])
+
+    # A run stopped before its summary (the lease ran out): the folds it finished, read from the
+    # log that device.sh keeps and their test tables, summarized as train.run would have.
+    (tmp_path / "cv" / "train.log").write_text(proc.stdout)
+    (tmp_path / "cv" / "cv_summary.json").unlink()
+    again = subprocess.run(logged.args, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO),
+                           "MLFLOW_TRACKING_URI": store}, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-4000:]
+    partial = client.get_run(again.stdout.strip().split()[-1]).data.metrics
+    assert partial["cv/folds"] == 2 and partial["cv/folds_planned"] == 3
+    for key in ("photo_auroc_mean", "photo_auroc_std", "oof_photo_auroc", "oof_parcel_auroc"):
+        assert partial[f"cv/{key}"] == pytest.approx(summary["metrics"][key]), key

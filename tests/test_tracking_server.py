@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,18 +17,12 @@ import pytest
 import requests
 from mlflow import MlflowClient
 
-from tests.conftest import REPO, run_module
+from tests.conftest import REPO, free_port, run_module
 from train.config import load_config
 from train.synthetic_data import ensure_synthetic
 
 SMOKE = REPO / "configs" / "smoke.yaml"
 MODEL_NAME = "counterfeit-inspector"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class MlflowServer:

@@ -3,8 +3,8 @@ no store to reach) into this machine's MLflow store, so that it sits beside the 
 
 It logs what the run left in its output folder, nothing recomputed: the resolved config as
 params, each fold's test numbers as a child run `fold-k`, the cross-validation summary on the
-parent (`cv/*`, from cv_summary.json; for a run stopped before its last fold, the mean and
-spread of the folds it finished, from train.log, with `cv/folds` saying how many), the log
+parent (`cv/*`, from cv_summary.json; for a run stopped before its last fold, the same summary
+over the folds it finished, from their test tables, with `cv/folds` saying how many), the log
 and the per-fold prediction tables as artifacts, and tags saying where it ran.
 
     python experiments/real-photos-gpu/log_to_mlflow.py runs/real-photos-gpu/aj1af1-lite2-384 \\
@@ -19,10 +19,11 @@ import re
 from pathlib import Path
 
 import mlflow
-import numpy as np
+import pandas as pd
 
 from infer.registry import tracking_uri
 from train.config import flatten, load_config, to_dict
+from train.cv import summarize_folds
 
 FOLD_LINE = re.compile(r"^fold (\d+): (\{.*\})$")
 
@@ -46,12 +47,13 @@ def cv_metrics(run_dir: Path, folds: dict[int, dict], planned: int) -> dict[str,
     summary = run_dir / "cv_summary.json"
     if summary.is_file():
         return {k: v for k, v in json.loads(summary.read_text())["metrics"].items() if v is not None}
-    metrics: dict[str, float] = {"folds": float(len(folds)), "folds_planned": float(planned)}
-    for name in sorted({m for f in folds.values() for m in f}):
-        vals = np.array([f[name] for f in folds.values() if f.get(name) is not None], dtype=float)
-        metrics[f"{name}_mean"] = float(vals.mean())
-        metrics[f"{name}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
-    return metrics
+    # Stopped before its last fold: the summary train.run would have written over the folds it
+    # finished, from their test tables.
+    done = sorted(folds)
+    tables = {name: [pd.read_csv(run_dir / f"fold-{k}" / f"test_{name}.csv") for k in done]
+              for name in ("photos", "parcels")}
+    summary_, _ = summarize_folds([folds[k] for k in done], tables["photos"], tables["parcels"])
+    return {**summary_["metrics"], "folds_planned": planned}
 
 
 def log_run(run_dir: Path, device: str) -> str:
