@@ -1,7 +1,7 @@
 """Log a `python -m train` run made with `tracking.enabled=false` (on a lent GPU machine, with
 no store to reach) into this machine's MLflow store, so that it sits beside the CPU runs.
 
-It logs what the run left in its output folder, nothing recomputed: the resolved config as
+It logs what the run left in its output folder (no model is run again): the resolved config as
 params, each fold's test numbers as a child run `fold-k`, the cross-validation summary on the
 parent (`cv/*`, from cv_summary.json; for a run stopped before its last fold, the same summary
 over the folds it finished, from their test tables, with `cv/folds` saying how many), the log
