@@ -337,6 +337,70 @@ def test_run_folds_runs_the_first_folds_only(smoke_run, tmp_path, new_store):
     assert not (tmp_path / "cv" / "split.csv").exists()
 
 
+def test_cross_validation_resumes_from_the_folds_it_finished(smoke_run, tmp_path, new_store):
+    """A CV run stopped after fold 0 and killed as fold 1 began, then run again with
+    `resume=auto`: fold 0 is kept (not trained again), the killed fold's child run is closed
+    as KILLED, folds 1-2 run, and one parent run holds all three folds and their summary."""
+    store = new_store(tmp_path, "cv.db")
+    args = ["train", "--config", str(REPO / "configs" / "smoke.yaml"), "data.folds=3",
+            "data.val_fraction=0.2", "data.test_fraction=0", f"output_dir={tmp_path / 'cv'}",
+            f"data.synthetic.out_dir={smoke_run['manifest'].parent}", "tracking.register_as="]
+    env = {"MLFLOW_TRACKING_URI": store}
+    first = run_module([*args, "data.run_folds=1"], cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr[-4000:]
+    parent_id = json.loads((tmp_path / "cv" / "result.json").read_text())["run_id"]
+    state_path = tmp_path / "cv" / "cv_state.json"
+    state = json.loads(state_path.read_text())
+    assert list(state["finished"]) == ["0"] and state["running"] is None
+    assert state["run_id"] == parent_id
+    fold0 = tmp_path / "cv" / "fold-0" / "test_photos.csv"
+    fold0_written = fold0.stat().st_mtime_ns
+    # What a kill as fold 1 begins leaves: its child run open, the state file naming it.
+    client = MlflowClient(tracking_uri=store)
+    parent = client.get_run(parent_id)
+    stale = client.create_run(parent.info.experiment_id, run_name="fold-1",
+                              tags={"mlflow.parentRunId": parent_id})
+    state["running"] = {"fold": 1, "child_run_id": stale.info.run_id}
+    state_path.write_text(json.dumps(state))
+
+    changed = run_module([*args, "resume=auto", "train.lr=0.5"], cwd=tmp_path, env=env)
+    assert changed.returncode == 2
+    assert "different config" in changed.stderr and "train.lr" in changed.stderr
+
+    resumed = run_module([*args, "resume=auto"], cwd=tmp_path, env=env)
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    assert "fold 0: kept from" in resumed.stdout
+    assert fold0.stat().st_mtime_ns == fold0_written  # not scored again
+    assert json.loads((tmp_path / "cv" / "result.json").read_text())["run_id"] == parent_id
+    assert client.get_run(stale.info.run_id).info.status == "KILLED"
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'")
+    finished = sorted(c.data.params["fold"] for c in children if c.info.status == "FINISHED")
+    assert finished == ["0", "1", "2"]
+    summary = json.loads((tmp_path / "cv" / "cv_summary.json").read_text())
+    assert len(summary["per_fold"]["photo_auroc"]) == 3
+    assert summary["per_fold"]["photo_auroc"][0] == pytest.approx(state["finished"]["0"]["photo_auroc"])
+    assert client.get_run(parent_id).data.metrics["cv/folds"] == 3
+    # Every parcel scored exactly once over the kept and the new folds.
+    tested = pd.concat([pd.read_csv(tmp_path / "cv" / f"fold-{k}" / "test_photos.csv") for k in range(3)])
+    assert tested["path"].is_unique and len(tested) == len(pd.read_csv(smoke_run["manifest"]))
+
+
+def test_cv_resume_refuses_folds_that_changed(tmp_path):
+    from train import checkpoint
+
+    paths, folds = ["a.jpg", "b.jpg", "c.jpg"], [0, 1, 1]
+    digest = checkpoint.folds_digest(paths, folds)
+    assert checkpoint.folds_digest(paths[::-1], folds[::-1]) == digest  # order does not matter
+    state = {"folds_digest": digest}
+    checkpoint.check_same_folds(state, digest, tmp_path / "cv_state.json")
+    with pytest.raises(checkpoint.ResumeError, match="folds are not the ones"):
+        checkpoint.check_same_folds(state, checkpoint.folds_digest(paths, [0, 0, 1]), tmp_path / "cv_state.json")
+    bad = tmp_path / "cv_state.json"
+    bad.write_text("{not json")
+    with pytest.raises(checkpoint.ResumeError, match="cv_state.json"):
+        checkpoint.load_cv_state(bad)
+
+
 def test_photos_that_are_not_shoes_send_the_parcel_to_review(smoke_run, parcel_photos, client, tmp_path):
     skdata = pytest.importorskip("skimage.data")
     model_dir = smoke_run["output_dir"] / "model"

@@ -1,4 +1,5 @@
-"""Epoch checkpoints and resume: `<output_dir>/checkpoints/last.pt` and `best.pt`.
+"""Epoch checkpoints and resume: `<output_dir>/checkpoints/last.pt` and `best.pt`; for a
+cross-validation run, `<output_dir>/cv_state.json` (the folds it finished).
 
 A checkpoint holds everything the next epoch depends on (weights, optimizer, scheduler, every
 random generator, the epoch, the best epoch so far, the MLflow run id), so a run killed at any
@@ -6,12 +7,18 @@ moment continues as if nothing happened. Files are written to a temporary name a
 kill during the write leaves the previous checkpoint intact. Only tensors, numbers and strings are
 stored, so `torch.load(weights_only=True)` reads them without executing anything.
 
+A cross-validation run keeps no epoch checkpoints (its folds would need one set each); it
+keeps, after each fold, that fold's test metrics in `cv_state.json` beside the fold's test
+tables, so a resumed run trains only the folds not yet finished. A fold cut short starts again.
+
 torch is imported inside the functions that need it: `python -m train` checks a `resume=`
 before it imports torch, timm and MLflow (~10 s), so a wrong path is reported at once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 from pathlib import Path
@@ -24,8 +31,10 @@ from train.config import flatten, to_dict
 FOLDER = "checkpoints"
 LAST = "last.pt"
 BEST = "best.pt"
-# Keys that may differ between a run and its resumption.
-RESUMABLE_DIFFERENCES = {"resume"}
+CV_STATE = "cv_state.json"
+# Keys that may differ between a run and its resumption. `data.run_folds`: a cross-validation
+# run started on its first folds (a quick look) can be resumed to finish the rest.
+RESUMABLE_DIFFERENCES = {"resume", "data.run_folds"}
 
 
 class ResumeError(RuntimeError):
@@ -90,21 +99,24 @@ def config_fingerprint(cfg) -> dict[str, str]:
 
 
 def locate(cfg, quiet: bool = False) -> Path | None:
-    """The checkpoint `cfg.resume` asks for: None for a fresh run ("" or "auto" without one)."""
+    """The checkpoint (or, with `data.folds`, the cross-validation state) `cfg.resume` asks for:
+    None for a fresh run ("" or "auto" without one)."""
     if not cfg.resume:
         return None
+    cv = bool(cfg.data.folds)
+    what = "cross-validation state" if cv else "checkpoint"
     if cfg.resume == "auto":
-        path = folder(cfg.output_dir) / LAST
+        path = Path(cfg.output_dir) / CV_STATE if cv else folder(cfg.output_dir) / LAST
         if not path.is_file():
             if not quiet:
-                print(f"resume=auto: no checkpoint at {path}; starting a fresh run")
+                print(f"resume=auto: no {what} at {path}; starting a fresh run")
             return None
         return path
     path = Path(cfg.resume)
     if path.is_dir():
-        path = path / LAST
+        path = path / (CV_STATE if cv else LAST)
     if not path.is_file():
-        raise ResumeError(f"resume={cfg.resume}: no checkpoint at {path}")
+        raise ResumeError(f"resume={cfg.resume}: no {what} at {path}")
     return path
 
 
@@ -123,4 +135,41 @@ def check_resumable(cfg) -> None:
     imported at all. The tensors are mapped, not read: the run reads them once, when it resumes."""
     path = locate(cfg, quiet=True)
     if path is not None:
-        check_same_config(load(path, mmap=True), cfg, path)
+        state = load_cv_state(path) if cfg.data.folds else load(path, mmap=True)
+        check_same_config(state, cfg, path)
+
+
+def folds_digest(paths, folds) -> str:
+    """What the folds hold (photo path -> fold, copies kept together included): a resumed
+    cross-validation must test each fold on the photos it tested before."""
+    lines = sorted(f"{p}\t{f}" for p, f in zip(paths, folds, strict=True))
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def new_cv_state(cfg, run_id: str | None, digest: str) -> dict[str, Any]:
+    return {"run_id": run_id, "config": config_fingerprint(cfg), "folds_digest": digest,
+            "finished": {}, "running": None}
+
+
+def load_cv_state(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ResumeError(f"{path}: not a readable cross-validation state ({exc})") from exc
+    missing = {"config", "folds_digest", "finished"} - set(state)
+    if missing:
+        raise ResumeError(f"{path}: not a cross-validation state (no {', '.join(sorted(missing))})")
+    return state
+
+
+def save_cv_state(state: dict, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(state, indent=2, default=float))
+    os.replace(tmp, path)
+
+
+def check_same_folds(state: dict, digest: str, path: Path) -> None:
+    if state["folds_digest"] != digest:
+        raise ResumeError(f"{path}: the folds are not the ones this run started with (a manifest "
+                          "or its photos changed since); start a new output_dir")

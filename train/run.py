@@ -426,6 +426,18 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
     return Fitted(net, cal, ood, test, photos, parcels)
 
 
+def finished_fold(fold_dir: Path, test: dict) -> Fitted:
+    """A fold an earlier attempt of this run finished: its test metrics and tables, no model."""
+    tables = []
+    for name in ("test_photos.csv", "test_parcels.csv"):
+        path = fold_dir / name
+        if not path.is_file():
+            raise checkpoint.ResumeError(f"{path}: missing, but {checkpoint.CV_STATE} says the fold "
+                                         "finished; start a new output_dir")
+        tables.append(pd.read_csv(path))
+    return Fitted(None, None, None, test, *tables)
+
+
 def run(cfg: Config) -> RunResult:
     ctx = distributed.init()
     try:
@@ -445,12 +457,14 @@ def _run(cfg: Config, ctx: distributed.Context) -> RunResult:
         tracking.check_reachable()  # before minutes of decoding, not after
     out = Path(cfg.output_dir)
     resume_path = checkpoint.locate(cfg)
-    resume = None
+    resume = cv_state = None
     if resume_path is not None:
         if cfg.data.folds:
-            raise checkpoint.ResumeError("resume works for single-split runs, not data.folds")
-        resume = checkpoint.load(resume_path)
-        checkpoint.check_same_config(resume, cfg, resume_path)
+            cv_state = checkpoint.load_cv_state(resume_path)
+            checkpoint.check_same_config(cv_state, cfg, resume_path)
+        else:
+            resume = checkpoint.load(resume_path)
+            checkpoint.check_same_config(resume, cfg, resume_path)
     if ctx.main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(dump_yaml(cfg))
@@ -475,14 +489,19 @@ def _run(cfg: Config, ctx: distributed.Context) -> RunResult:
     if cfg.data.eval_sources:
         eval_rows &= table["source_name"].isin(cfg.data.eval_sources)
     folds = assign_folds(table[eval_rows], cfg.data.folds, cfg.data.split_seed) if cfg.data.folds else None
+    if folds is not None:
+        digest = checkpoint.folds_digest(table.loc[eval_rows, "path"], folds)
+        if cv_state is not None:
+            checkpoint.check_same_folds(cv_state, digest, resume_path)
+    continued = resume or cv_state
 
     with tracking.start(cfg.tracking.experiment, cfg.tracking.run_name,
-                        run_id=resume["run_id"] if resume else None,
+                        run_id=continued["run_id"] if continued else None,
                         offline_fallback=cfg.tracking.offline_fallback,
                         delivery_timeout_s=cfg.tracking.delivery_timeout_s,
                         outbox_dir=out / "mlflow-outbox") as active:
         run_id = active.info.run_id
-        if resume is None:
+        if continued is None:
             tracking.log_params(flatten(to_dict(cfg)))
             tracking.log_text(dump_yaml(cfg), "config/config.yaml")
             if synthetic_dir and (synthetic_dir / "preview.png").is_file() and cfg.tracking.preview_images:
@@ -510,16 +529,33 @@ def _run(cfg: Config, ctx: distributed.Context) -> RunResult:
             return splits
 
         if folds is not None:
-            # 2a. Cross-validation: one child run per fold, mean and spread on the parent.
+            # 2a. Cross-validation: one child run per fold, mean and spread on the parent. After
+            # each fold the state file says it is done, so a resumed run skips it.
+            state_path = out / checkpoint.CV_STATE
+            state = cv_state or checkpoint.new_cv_state(cfg, run_id, digest)
+            if state.get("running"):
+                tracking.end_left_open(state["running"].get("child_run_id"))
             results = []
             for k in range(cfg.data.run_folds or cfg.data.folds):
-                with tracking.child_run(f"fold-{k}"):
+                if str(k) in state["finished"]:
+                    results.append(finished_fold(out / f"fold-{k}", state["finished"][str(k)]))
+                    print(f"fold {k}: kept from {state_path}: " + json.dumps(
+                        {m: results[-1].test.get(m) for m in ("photo_auroc", "parcel_auroc", "brand_accuracy")}))
+                    continue
+                with tracking.child_run(f"fold-{k}") as child:
+                    if ctx.main:
+                        state["running"] = {"fold": k, "child_run_id": child.info.run_id}
+                        checkpoint.save_cv_state(state, state_path)
                     tracking.log_params({"fold": k, "folds": cfg.data.folds})
                     fitted = fit_and_evaluate(cfg, split_for((folds, k)), images, brands,
                                               out / f"fold-{k}", ctx)
                     results.append(fitted)
                     print(f"fold {k}: " + json.dumps({m: fitted.test.get(m) for m in
                           ("photo_auroc", "parcel_auroc", "brand_accuracy")}))
+                if ctx.main:
+                    state["finished"][str(k)] = fitted.test
+                    state["running"] = None
+                    checkpoint.save_cv_state(state, state_path)
             summary, figures = summarize_folds([r.test for r in results],
                                                [r.photos for r in results], [r.parcels for r in results])
             tracking.log_metrics(summary["metrics"], "cv")

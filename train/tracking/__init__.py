@@ -26,6 +26,7 @@ the module that defines it, which is where the code reads it.
 from train.tracking.courier import REJECT_AFTER, RETRY_INTERVAL_S
 from train.tracking.delivery import PENDING_PREFIX
 from train.tracking.log import (
+    end_left_open,
     log_artifact,
     log_figures,
     log_json,
@@ -50,7 +51,7 @@ from train.tracking.state import is_enabled, set_enabled
 __all__ = [
     "DEFAULT_DELIVERY_TIMEOUT_S", "HTTP_RETRY_ENV", "OFFLINE_DIR", "OUTBOX_DIR", "PENDING_PREFIX",
     "PIP_REQUIREMENTS", "PROBE_TIMEOUT_S", "REJECT_AFTER", "REPLAY_COMMAND", "RETRY_INTERVAL_S",
-    "Outbox", "TrackingUnavailable", "check_reachable", "child_run", "input_example",
+    "Outbox", "TrackingUnavailable", "check_reachable", "child_run", "end_left_open", "input_example",
     "is_enabled", "is_http", "journal_folders", "log_and_register", "log_artifact",
     "log_figures", "log_json", "log_metrics", "log_params", "log_table", "log_text", "probe",
     "replay", "set_enabled", "signature", "start", "unreachable_message",

@@ -13,7 +13,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from train.tracking import state
-from train.tracking.delivery import deliver, now_ms
+from train.tracking.delivery import PENDING_PREFIX, deliver, now_ms
 
 
 def _submit(record: dict) -> Any:
@@ -77,3 +77,11 @@ def log_table(table: pd.DataFrame, name: str) -> None:
 
 def log_json(data: dict, artifact_file: str) -> None:
     log_text(json.dumps(data, indent=2, sort_keys=True, default=str), artifact_file)
+
+
+def end_left_open(run_id: str | None, status: str = "KILLED") -> None:
+    """Close a run that an earlier process left open: a fold's child run when the process was
+    killed mid-fold, which MLflow would otherwise show as running for ever."""
+    if not state.enabled or not run_id or run_id.startswith(PENDING_PREFIX):
+        return
+    _submit({"op": "terminate", "run_id": run_id, "status": status, "end_time": now_ms()})
