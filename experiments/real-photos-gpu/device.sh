@@ -7,6 +7,9 @@
 #   PLAN      file of "name | python -m train arguments" lines (default plan.txt here)
 #   PARALLEL  runs at a time (default 3); WORKERS loader workers each (default 14 / PARALLEL)
 #   EXTRA     overrides appended to every run: a CPU rehearsal shrinks them to seconds with it
+# Each run gets the float16 Lite2 weights unless its plan line names its own model.weights=
+# (pack.py --model packs others), and resume=auto: a cross-validation cut short by the budget
+# continues at its first unfinished fold on the next call (train/checkpoint.py, cv_state.json).
 set -u
 start=$(date +%s)
 budget=${BUDGET:-540}
@@ -36,9 +39,10 @@ experiment() {  # name, then python -m train arguments
     mkdir -p "$dir"
     local t0=$(date +%s)
     # shellcheck disable=SC2086  # EXTRA is a list of overrides
-    timeout -k 10 "$left" python3 -m train "$@" output_dir="$dir" tracking.run_name="$name" \
-        tracking.enabled=false model.weights="$weights" data.workers="$workers" ${EXTRA:-} 2>&1 | tr '\r' '\n' \
-        | grep -av -E '[0-9]+/[0-9]+ \[.*(it/s|s/it)' > "$dir/train.log"
+    # Later overrides win: the plan line's model.weights (if any) replaces the default before it.
+    timeout -k 10 "$left" python3 -m train model.weights="$weights" "$@" output_dir="$dir" \
+        tracking.run_name="$name" tracking.enabled=false resume=auto data.workers="$workers" ${EXTRA:-} 2>&1 \
+        | tr '\r' '\n' | grep -av -E '[0-9]+/[0-9]+ \[.*(it/s|s/it)' >> "$dir/train.log"
     echo "$name: rc ${PIPESTATUS[0]}, $(( $(date +%s) - t0 )) s"
     grep -a -E '^fold [0-9]+:' "$dir/train.log" | sed "s/^/  $name /"
     if [ -f "$dir/cv_summary.json" ]; then

