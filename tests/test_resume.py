@@ -103,3 +103,15 @@ def test_resume_from_a_missing_path_names_it(tmp_path):
     proc = run_module(["train", "--config", str(REPO / "configs" / "smoke.yaml"),
                        f"resume={tmp_path / 'nope.pt'}"], cwd=tmp_path)
     assert proc.returncode == 2 and "nope.pt" in proc.stderr
+
+
+def test_keys_that_may_differ_on_resume_are_ignored_in_older_checkpoints():
+    """A checkpoint written before `data.run_folds` became resumable still holds that key."""
+    from train.config import load_config
+
+    cfg = load_config(REPO / "configs" / "smoke.yaml", [])
+    now = checkpoint.config_fingerprint(cfg)
+    assert "data.run_folds" not in now
+    checkpoint.check_same_config({"config": {**now, "data.run_folds": "0"}}, cfg, "old.pt")
+    with pytest.raises(checkpoint.ResumeError, match="train.lr"):
+        checkpoint.check_same_config({"config": {**now, "train.lr": "9"}}, cfg, "old.pt")

@@ -123,7 +123,9 @@ def locate(cfg, quiet: bool = False) -> Path | None:
 def check_same_config(state: dict, cfg, path: Path) -> None:
     """Resuming with another config would silently mix two experiments in one run."""
     saved, now = state["config"], config_fingerprint(cfg)
-    diff = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
+    # A checkpoint written before a key became resumable still holds it: not a difference.
+    diff = sorted(k for k in saved.keys() | now.keys()
+                  if k not in RESUMABLE_DIFFERENCES and saved.get(k) != now.get(k))
     if diff:
         lines = "\n".join(f"  {k}: checkpoint {saved.get(k)!r}, now {now.get(k)!r}" for k in diff[:20])
         raise ResumeError(f"{path}: written with a different config; resume with the same one\n{lines}")
