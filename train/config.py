@@ -174,6 +174,10 @@ class TrainConfig:
     # > 0: evaluate, keep and ship an exponential moving average of the weights with this decay
     # (warmed up from 0, so short runs average over their later steps); 0 = the raw weights.
     ema_decay: float = 0.0
+    # > 0: mixup, each batch blended with a shuffled copy of itself at a weight drawn from
+    # Beta(mixup, mixup), the targets blended alike. A regulariser for small, noisily labelled
+    # sets (aj1-af1: 891 photos, collectors' labels): no photo is learned as all-or-nothing.
+    mixup: float = 0.0
     # Draws per epoch (with per-source weights when several sources); 0 = one pass.
     samples_per_epoch: int = 0
     channels_last: bool = True
@@ -185,6 +189,8 @@ class TrainConfig:
     def __post_init__(self):
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"train.ema_decay must lie in [0, 1), got {self.ema_decay}")
+        if self.mixup < 0.0:
+            raise ConfigError(f"train.mixup must be >= 0 (0 = off), got {self.mixup}")
         if not 0.0 <= self.paste <= 1.0:
             raise ConfigError(f"train.paste must lie in [0, 1], got {self.paste}")
         if not 0.0 <= self.detail_crop_p <= 1.0:

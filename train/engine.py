@@ -88,6 +88,38 @@ def masked_losses(cf_logit, brand_logits, target, brand, brand_class_weights=Non
     return cf_loss, brand_loss
 
 
+def mixed_losses(cf_logit, brand_logits, target, brand, lam, perm, brand_class_weights=None):
+    """`masked_losses` for a mixup batch, photo i blended as lam * i + (1 - lam) * perm[i]: a
+    head learns from a blend only where both photos carry its label; the counterfeit target is
+    the blend of the two, the brand loss the blend of the two brands' losses."""
+    has_label = (target >= 0) & (target[perm] >= 0)
+    has_brand = (brand >= 0) & (brand[perm] >= 0)
+    zero = cf_logit.sum() * 0.0
+    soft = lam * target + (1.0 - lam) * target[perm]
+    cf_loss = (
+        F.binary_cross_entropy_with_logits(cf_logit[has_label], soft[has_label])
+        if has_label.any()
+        else zero
+    )
+    if has_brand.any():
+        logits = brand_logits[has_brand]
+        brand_loss = (
+            lam * F.cross_entropy(logits, brand[has_brand], weight=brand_class_weights)
+            + (1.0 - lam) * F.cross_entropy(logits, brand[perm][has_brand], weight=brand_class_weights)
+        )
+    else:
+        brand_loss = zero
+    return cf_loss, brand_loss
+
+
+def mix_aux_targets(aux_target, lam, perm):
+    """Defect and reading targets of a mixup batch: blended where both photos are annotated,
+    -1 (left out) where either is not."""
+    both = (aux_target[:, :1] >= 0) & (aux_target[perm][:, :1] >= 0)
+    blended = lam * aux_target + (1.0 - lam) * aux_target[perm]
+    return torch.where(both, blended, torch.full_like(aux_target, -1.0))
+
+
 def defect_loss(defect_logits, defect_target):
     """Multi-label loss over rows that carry annotations (the others are -1): the defect head's,
     and the reading head's."""
@@ -102,9 +134,11 @@ def defect_loss(defect_logits, defect_target):
 def train_one_epoch(
     net, loader, optimizer, scheduler, *, brand_weight, channels_last, max_steps, desc,
     defect_weight: float = 0.0, brand_class_weights=None, ema=None, read_weight: float = 0.0,
+    mixup: float = 0.0,
 ) -> dict[str, float]:
     """`ema`: a timm ModelEmaV3 of the (unwrapped) network, updated after every step.
-    `defect_weight`, `read_weight`: weights of the auxiliary defect and reading losses."""
+    `defect_weight`, `read_weight`: weights of the auxiliary defect and reading losses.
+    `mixup` > 0: blend each batch with a shuffled copy of itself (see `mixed_losses`)."""
     net.train()
     # A DistributedDataParallel wrapper keeps the InspectorNet (and its spec) in `.module`.
     spec = getattr(net, "module", net).spec
@@ -123,16 +157,26 @@ def train_one_epoch(
         # normalize() permutes NHWC photos, which leaves channels_last strides: make the layout
         # the flag's, so train.channels_last=false really trains on NCHW tensors.
         x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        if mixup > 0:
+            # Drawn from torch's generator, which the run seeds, so a rerun blends alike.
+            lam = float(torch.distributions.Beta(mixup, mixup).sample())
+            perm = torch.randperm(x.shape[0], device=device)
+            x = lam * x + (1.0 - lam) * x[perm]
         if extra:  # the dataset carries auxiliary targets: train those heads too
             cf_logit, brand_logits, aux_logits = net(x, aux=True)
             aux_target = extra[0].to(device, non_blocking=True)
+            if mixup > 0:
+                aux_target = mix_aux_targets(aux_target, lam, perm)
             # Defect kinds first, then printed lines: the order InspectorNet concatenates them.
             aux = defect_loss(aux_logits[:, :n_defects], aux_target[:, :n_defects])
             read = defect_loss(aux_logits[:, n_defects:], aux_target[:, n_defects:])
         else:
             cf_logit, brand_logits = net(x)
             aux = read = cf_logit.sum() * 0.0
-        cf_loss, brand_loss = masked_losses(cf_logit, brand_logits, target, brand, class_weights)
+        if mixup > 0:
+            cf_loss, brand_loss = mixed_losses(cf_logit, brand_logits, target, brand, lam, perm, class_weights)
+        else:
+            cf_loss, brand_loss = masked_losses(cf_logit, brand_logits, target, brand, class_weights)
         loss = cf_loss + brand_weight * brand_loss + defect_weight * aux + read_weight * read
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -311,6 +311,7 @@ def fit_and_evaluate(cfg, splits, images, brands, out: Path, ctx=None, resume=No
             defect_weight=cfg.train.defect_loss_weight, read_weight=cfg.train.read_loss_weight,
             brand_class_weights=class_weights,
             ema=ema,
+            mixup=cfg.train.mixup,
             channels_last=cfg.train.channels_last,
             max_steps=cfg.train.max_steps_per_epoch,
             desc=f"epoch {epoch + 1}/{cfg.train.epochs}",

@@ -10,13 +10,20 @@ could make: the out-of-fold parcels (mean logit over each listing's photos, all 
 resampled N times, by label, and each run's parcel AUROC and its gap to the first run are read on
 every resample. A gap whose interval holds zero is not a finding, whatever the fold means say.
 
+`runs/` is gitignored and a fresh checkout has none, so `--keep DIR` writes each run's test
+predictions (path, listing, target, logit per photo; about 30 kB a fold) to DIR/RUN_NAME/, a folder
+this script reads like a run: commit it under `experiments/`, and a later session can average with
+that run without training it again. Paths are kept relative to the working directory, so kept and
+fresh runs of the same photos match.
+
     python experiments/real-photos/ensemble_probe.py runs/real-photos/RUN_A runs/real-photos/RUN_B
-    python experiments/real-photos/ensemble_probe.py RUN_A RUN_B --bootstrap 2000
+    python experiments/real-photos/ensemble_probe.py RUN_A RUN_B --bootstrap 2000 --keep experiments/real-photos-gpu/predictions
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +35,17 @@ def fold_predictions(run: Path) -> list[pd.DataFrame]:
     folds = sorted(run.glob("fold-*/test_photos.csv"), key=lambda p: int(p.parent.name.split("-")[1]))
     if not folds:
         raise SystemExit(f"{run}: no fold-*/test_photos.csv (not a finished CV run)")
-    return [pd.read_csv(p, usecols=["path", "parcel_id", "target", "logit"]) for p in folds]
+    frames = [pd.read_csv(p, usecols=["path", "parcel_id", "target", "logit"]) for p in folds]
+    for frame in frames:
+        frame["path"] = [os.path.relpath(p) for p in frame["path"]]
+    return frames
+
+
+def keep(run: Path, folds: list[pd.DataFrame], out: Path) -> None:
+    for k, frame in enumerate(folds):
+        dest = out / run.name / f"fold-{k}" / "test_photos.csv"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(dest, index=False, float_format="%.6g")
 
 
 def aurocs(df: pd.DataFrame, score: str) -> tuple[float, float]:
@@ -44,8 +61,14 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
                         help="resample the out-of-fold listings N times (0 = off)")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="also write each run's test predictions to DIR/RUN_NAME/fold-K/")
     args = parser.parse_args()
     per_run = [fold_predictions(r) for r in args.runs]
+    if args.keep:
+        for run, folds in zip(args.runs, per_run, strict=True):
+            if run.resolve().parent != args.keep.resolve():
+                keep(run, folds, args.keep)
     n_folds = min(len(p) for p in per_run)
     names = [str(r) for r in args.runs] + ["ensemble (mean logit)"]
     table: list[list[tuple[float, float]]] = [[] for _ in names]
