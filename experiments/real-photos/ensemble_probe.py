@@ -13,8 +13,8 @@ every resample. A gap whose interval holds zero is not a finding, whatever the f
 `runs/` is gitignored and a fresh checkout has none, so `--keep DIR` writes each run's test
 predictions (path, listing, target, logit per photo; about 30 kB a fold) to DIR/RUN_NAME/, a folder
 this script reads like a run: commit it under `experiments/`, and a later session can average with
-that run without training it again. Paths are kept relative to the working directory, so kept and
-fresh runs of the same photos match.
+that run without training it again. Photos are matched by listing and file name, not by full path,
+so runs made in another checkout or on a lent machine match this one's.
 
     python experiments/real-photos/ensemble_probe.py runs/real-photos/RUN_A runs/real-photos/RUN_B
     python experiments/real-photos/ensemble_probe.py RUN_A RUN_B --bootstrap 2000 --keep experiments/real-photos-gpu/predictions
@@ -38,6 +38,7 @@ def fold_predictions(run: Path) -> list[pd.DataFrame]:
     frames = [pd.read_csv(p, usecols=["path", "parcel_id", "target", "logit"]) for p in folds]
     for frame in frames:
         frame["path"] = [os.path.relpath(p) for p in frame["path"]]
+        frame["photo"] = frame["parcel_id"] + "/" + [os.path.basename(p) for p in frame["path"]]
     return frames
 
 
@@ -45,7 +46,7 @@ def keep(run: Path, folds: list[pd.DataFrame], out: Path) -> None:
     for k, frame in enumerate(folds):
         dest = out / run.name / f"fold-{k}" / "test_photos.csv"
         dest.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(dest, index=False, float_format="%.6g")
+        frame.drop(columns="photo").to_csv(dest, index=False, float_format="%.6g")
 
 
 def aurocs(df: pd.DataFrame, score: str) -> tuple[float, float]:
@@ -76,11 +77,11 @@ def main() -> None:
     for k in range(n_folds):
         merged = per_run[0][k].rename(columns={"logit": "logit_0"})
         for i, preds in enumerate(per_run[1:], start=1):
-            other = preds[k][["path", "logit"]].rename(columns={"logit": f"logit_{i}"})
-            if len(other) != len(merged) or set(other["path"]) != set(merged["path"]):
+            other = preds[k][["photo", "logit"]].rename(columns={"logit": f"logit_{i}"})
+            if len(other) != len(merged) or set(other["photo"]) != set(merged["photo"]):
                 raise SystemExit(f"fold {k}: {args.runs[i]} tested other photos than {args.runs[0]} "
                                  "(different folds: compare runs with the same split_seed and data)")
-            merged = merged.merge(other, on="path")
+            merged = merged.merge(other, on="photo")
         merged["ensemble"] = merged[[f"logit_{i}" for i in range(len(per_run))]].mean(axis=1)
         pooled.append(merged)
         for i in range(len(names)):
