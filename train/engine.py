@@ -92,24 +92,16 @@ def mixed_losses(cf_logit, brand_logits, target, brand, lam, perm, brand_class_w
     """`masked_losses` for a mixup batch, photo i blended as lam * i + (1 - lam) * perm[i]: a
     head learns from a blend only where both photos carry its label; the counterfeit target is
     the blend of the two, the brand loss the blend of the two brands' losses."""
-    has_label = (target >= 0) & (target[perm] >= 0)
-    has_brand = (brand >= 0) & (brand[perm] >= 0)
-    zero = cf_logit.sum() * 0.0
-    soft = lam * target + (1.0 - lam) * target[perm]
-    cf_loss = (
-        F.binary_cross_entropy_with_logits(cf_logit[has_label], soft[has_label])
-        if has_label.any()
-        else zero
+    both_label = (target >= 0) & (target[perm] >= 0)
+    both_brand = (brand >= 0) & (brand[perm] >= 0)
+    soft = torch.where(both_label, lam * target + (1.0 - lam) * target[perm], -1.0)
+    cf_loss, brand_own = masked_losses(
+        cf_logit, brand_logits, soft, torch.where(both_brand, brand, -1), brand_class_weights
     )
-    if has_brand.any():
-        logits = brand_logits[has_brand]
-        brand_loss = (
-            lam * F.cross_entropy(logits, brand[has_brand], weight=brand_class_weights)
-            + (1.0 - lam) * F.cross_entropy(logits, brand[perm][has_brand], weight=brand_class_weights)
-        )
-    else:
-        brand_loss = zero
-    return cf_loss, brand_loss
+    _, brand_other = masked_losses(
+        cf_logit, brand_logits, soft, torch.where(both_brand, brand[perm], -1), brand_class_weights
+    )
+    return cf_loss, lam * brand_own + (1.0 - lam) * brand_other
 
 
 def mix_aux_targets(aux_target, lam, perm):
