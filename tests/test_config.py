@@ -126,6 +126,13 @@ def test_other_wrong_types(override, key):
         load_config(DEFAULT, [override])
 
 
+@pytest.mark.parametrize("value", ["0", "-0.5", "1.5"])
+def test_train_fraction_outside_zero_one_is_refused(value):
+    with pytest.raises(ConfigError, match=r"data\.train_fraction"):
+        load_config(DEFAULT, [f"data.train_fraction={value}"])
+    assert load_config(DEFAULT, ["data.train_fraction=0.25"]).data.train_fraction == 0.25
+
+
 def test_unknown_key_names_the_key():
     with pytest.raises(ConfigError) as info:
         load_config(DEFAULT, ["train.epochz=3"])

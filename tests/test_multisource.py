@@ -12,7 +12,7 @@ import torch
 from infer.model import create_inspector_net
 from infer.package import save_package
 from tests.conftest import SHARED_DATA
-from train.data import assign_folds, assign_splits, load_sources, parse_source
+from train.data import assign_folds, assign_splits, load_sources, parse_source, thin_training
 from train.engine import build_optimizer, masked_losses
 from train.warm_start import init_from
 
@@ -96,6 +96,26 @@ def test_non_eval_sources_always_train_and_test_sources_always_test():
     assert set(split[df["source"] == "a"]) == {"train", "val", "test"}
     with pytest.raises(ValueError, match="match no source"):
         assign_splits(df, ["nope"], 0.2, 0.2, 0)
+
+
+def test_train_fraction_thins_training_listings_only_nested_and_stratified():
+    """`data.train_fraction` (learning curves): validation and test stay as they were, whole
+    listings are dropped, each source/label keeps its share, and 0.25 keeps a subset of 0.5."""
+    df = table(n_parcels=200)
+    fold = assign_folds(df, 5, seed=0)
+    split = assign_splits(df, [], 0.15, 0.0, 0, fold=(fold, 2))
+    half, quarter = (thin_training(df, split, f, seed=0) for f in (0.5, 0.25))
+    assert thin_training(df, split, 1.0, seed=0).equals(split)
+    for thinned in (half, quarter):
+        assert (thinned[split != "train"] == split[split != "train"]).all()
+        assert set(thinned[split == "train"]) == {"train", "unused"}
+        assert df[thinned == "train"].groupby("parcel_id").size().eq(2).all()  # whole listings
+    train_ids = {f: set(df.loc[s == "train", "parcel_id"]) for f, s in ((1.0, split), (0.5, half), (0.25, quarter))}
+    assert train_ids[0.25] < train_ids[0.5] < train_ids[1.0]
+    for (source, target), group in df[split == "train"].groupby(["source", "target"]):
+        n = group["parcel_id"].nunique()
+        kept = group.loc[quarter[group.index] == "train", "parcel_id"].nunique()
+        assert abs(kept - round(n * 0.25)) <= 1, (source, target, kept, n)
 
 
 def test_too_few_parcels_for_folds_is_an_error():

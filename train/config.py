@@ -82,6 +82,10 @@ class DataConfig:
     detail_size: int = 0
     # Cap on parcels per split, for smoke runs; 0 = all.
     max_parcels: int = 0
+    # Below 1: train on this share of the training listings (stratified by source and label,
+    # nested: a smaller share keeps a subset of a larger one's), validation and test unchanged.
+    # For learning curves: does a recipe still gain from more listings?
+    train_fraction: float = 1.0
     workers: int = 1
     # Photos of different parcels whose 32x32 grey signatures correlate at least this much are
     # one photo filed twice (a repost, an augmented export): their parcels are split as one
@@ -97,6 +101,8 @@ class DataConfig:
                                  or self.detail_size % self.image_size):
             raise ConfigError(f"data.detail_size ({self.detail_size}) must be 0 or a multiple of "
                               f"data.image_size ({self.image_size}), at least twice it")
+        if not 0 < self.train_fraction <= 1:
+            raise ConfigError(f"data.train_fraction must be in (0, 1], got {self.train_fraction}")
         if not 0 <= self.copy_threshold <= 1:
             raise ConfigError(f"data.copy_threshold must be in [0, 1] (0 = off), got {self.copy_threshold}")
         if self.run_folds and not 0 < self.run_folds <= self.folds:

@@ -188,6 +188,24 @@ def assign_splits(
     return split
 
 
+def thin_training(df: pd.DataFrame, split: pd.Series, fraction: float, seed: int) -> pd.Series:
+    """`split` with all but `fraction` of the training units (split groups) of each source/label
+    stratum marked "unused". One seeded order per stratum, so a smaller fraction keeps a subset
+    of a larger one's listings: points of a learning curve differ only by what was added."""
+    if fraction >= 1:
+        return split
+    train = df[split == "train"]
+    rng = np.random.default_rng([seed, 1])  # not the split's own stream
+    keep = set()
+    for _, group in _parcel_strata(train).groupby("stratum", sort=True):
+        ids = np.array(sorted(group.index))
+        rng.shuffle(ids)
+        keep.update(ids[: max(1, int(round(len(ids) * fraction)))])
+    out = split.copy()
+    out[(split == "train") & ~_unit(df).isin(keep)] = "unused"
+    return out
+
+
 def photo_targets(df: pd.DataFrame, mode: str) -> pd.Series:
     """What the counterfeit head learns per photo.
 

@@ -50,6 +50,7 @@ from train.data import (
     photo_targets,
     printed_vocabulary,
     sample_weights,
+    thin_training,
     trains_brand,
 )
 from train.engine import (
@@ -523,6 +524,7 @@ def _run(cfg: Config, ctx: distributed.Context) -> RunResult:
                 cfg.data.split_seed, fold=fold,
             )
             assignment.iloc[copies_of_held_out(assignment, copies)] = "copy of a held-out photo"
+            assignment = thin_training(table, assignment, cfg.data.train_fraction, cfg.data.split_seed)
             if ctx.main:
                 write_split(table, assignment, out / ("split.csv" if fold is None else f"fold-{fold[1]}/split.csv"))
             splits = make_splits(cfg, table, assignment)
