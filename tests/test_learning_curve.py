@@ -71,3 +71,22 @@ def test_points_on_different_folds_are_refused(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), f"{tmp_path / 'a'}:0.5", f"{tmp_path / 'b'}:1",
                            "--bootstrap", "0"], capture_output=True, text=True, cwd=REPO)
     assert done.returncode != 0 and "same out-of-fold photos" in done.stderr
+
+
+def test_kept_predictions_keep_the_training_listings(tmp_path):
+    """ensemble_probe.py --keep carries each fold's listing split, so a kept point is counted."""
+    fake_run(tmp_path / "runs" / "q", 2.0, 50, 1)
+    fake_run(tmp_path / "runs" / "f", 1.0, 200, 3)
+    kept = tmp_path / "kept"
+    probe = SCRIPT.parent / "ensemble_probe.py"
+    done = subprocess.run([sys.executable, str(probe), str(tmp_path / "runs" / "q"), str(tmp_path / "runs" / "f"),
+                           "--keep", str(kept)], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    split = pd.read_csv(kept / "q" / "fold-0" / "split.csv")
+    assert list(split.columns) == ["parcel_id", "split"] and split["parcel_id"].is_unique
+    out = tmp_path / "out"
+    # 0.3 and 0.9 are deliberately not 50/200 of anything: the counts must come from the split files
+    done = subprocess.run([sys.executable, str(SCRIPT), f"{kept / 'q'}:0.3", f"{kept / 'f'}:0.9",
+                           "--bootstrap", "0", "--out", str(out)], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert list(pd.read_csv(out / "learning_curve.csv")["train_listings"]) == [50, 200]

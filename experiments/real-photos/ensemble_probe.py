@@ -11,7 +11,8 @@ resampled N times, by label, and each run's parcel AUROC and its gap to the firs
 every resample. A gap whose interval holds zero is not a finding, whatever the fold means say.
 
 `runs/` is gitignored and a fresh checkout has none, so `--keep DIR` writes each run's test
-predictions (path, listing, target, logit per photo; about 30 kB a fold) to DIR/RUN_NAME/, a folder
+predictions (path, listing, target, logit per photo; about 30 kB a fold) and, where the run has
+one, its split by listing to DIR/RUN_NAME/, a folder
 this script reads like a run: commit it under `experiments/`, and a later session can average with
 that run without training it again. Photos are matched by listing and file name, not by full path,
 so runs made in another checkout or on a lent machine match this one's.
@@ -47,6 +48,12 @@ def keep(run: Path, folds: list[pd.DataFrame], out: Path) -> None:
         dest = out / run.name / f"fold-{k}" / "test_photos.csv"
         dest.parent.mkdir(parents=True, exist_ok=True)
         frame.drop(columns="photo").to_csv(dest, index=False, float_format="%.6g")
+        # Which listings trained the fold, one row per listing (no photo paths): enough for
+        # learning_curve.py to count a kept run's training listings after `runs/` is gone.
+        split = run / f"fold-{k}" / "split.csv"
+        if split.is_file():
+            listings = pd.read_csv(split, usecols=["parcel_id", "split"]).drop_duplicates("parcel_id")
+            listings.to_csv(dest.parent / "split.csv", index=False)
 
 
 def aurocs(df: pd.DataFrame, score: str) -> tuple[float, float]:

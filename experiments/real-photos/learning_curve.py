@@ -93,6 +93,7 @@ def plot(path: Path, n: np.ndarray, auroc: np.ndarray, low: np.ndarray, high: np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.errorbar(n, auroc, yerr=[auroc - low, high - auroc], fmt="o", capsize=3,
@@ -103,6 +104,11 @@ def plot(path: Path, n: np.ndarray, auroc: np.ndarray, low: np.ndarray, high: np
     ax.plot(grid, 1 - a * grid ** -b, "--", label=f"fit: 1 - AUROC = {a:.2f} n^-{b:.2f}")
     ax.axhline(target, color="grey", lw=0.8, label=f"target {target}")
     ax.set_xscale("log")
+    # Log-axis minor labels (3x10^2, 4x10^2...) collide; plain round counts read better.
+    ticks = [t for t in (50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000)
+             if grid[0] <= t <= grid[-1]]
+    ax.set_xticks(ticks, [f"{t:,}" for t in ticks])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("training listings per fold")
     ax.set_ylabel("AUROC")
     ax.legend(fontsize=8, loc="lower right")
