@@ -244,9 +244,22 @@ def test_brand_balance_gives_every_brand_the_same_share_of_the_brand_loss():
 
 
 def test_train_only_sources_never_reach_validation_or_test():
-    """The synthetic close-up set (`data.synthetic.closeup_parcels`) is a `train` source."""
     df = table()
     df.loc[df["source"] == "b", "role"] = "train"
     split = assign_splits(df, [], 0.3, 0.3, seed=0)
     assert (split[df["source"] == "b"] == "train").all()
     assert set(split[df["source"] == "a"]) == {"train", "val", "test"}
+
+
+def test_val_manifests_are_the_validation_split_in_every_fold():
+    """`data.val_manifests`: two recipes can be chosen on the same validation listings."""
+    df = table()
+    df.loc[df["source"] == "b", "role"] = "val"
+    assert set(assign_splits(df, [], 0.0, 0.0, seed=0)) == {"train", "val"}
+    assert (assign_splits(df, [], 0.0, 0.0, seed=0)[df["source"] == "a"] == "train").all()
+    eval_rows = df["role"] == "any"
+    fold = assign_folds(df[eval_rows], 3, seed=0).reindex(df.index)
+    for k in range(3):
+        split = assign_splits(df, [], 0.0, 0.0, 0, fold=(fold, k))
+        assert (split[df["source"] == "b"] == "val").all()
+        assert set(split[df["source"] == "a"]) == {"train", "test"}

@@ -57,6 +57,9 @@ class DataConfig:
     # Manifests used only as the test split (same syntax): a fixed held-out set, e.g. one kind
     # of photo the model must generalise to.
     test_manifests: list[str] = field(default_factory=list)
+    # Manifests used only as the validation split (same syntax): the epoch, pooling,
+    # temperatures and band are chosen on them, e.g. to train two recipes on identical splits.
+    val_manifests: list[str] = field(default_factory=list)
     # Sources whose parcels make up val/test/folds, by manifest folder name ("synthetic",
     # "aj1-af1-photos"); parcels of other sources always train. Empty = every source.
     eval_sources: list[str] = field(default_factory=list)

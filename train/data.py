@@ -29,7 +29,7 @@ class Source:
     weight: float = 1.0
     # (column, "=" or "!=", value): rows kept must match every one.
     filters: tuple = ()
-    # "any": its parcels may land in any split; "test": test split only; "train": train only.
+    # "any": its parcels may land in any split; "train" / "val" / "test": that split only.
     role: str = "any"
 
     @property
@@ -163,12 +163,13 @@ def assign_splits(
     seed: int,
     fold: tuple[pd.Series, int] | None = None,
 ) -> pd.Series:
-    """train/val/test per photo. Test-only sources -> test; sources outside `eval_sources`
-    (when given) -> train; eval parcels split by fraction, or with `fold=(folds, k)` fold k is
-    test and val is carved from the rest."""
+    """train/val/test per photo. Test-only and val-only sources -> their split; sources outside
+    `eval_sources` (when given) -> train; eval parcels split by fraction, or with
+    `fold=(folds, k)` fold k is test and val is carved from the rest."""
     split = pd.Series("train", index=df.index, dtype=object)
     test_only = df["role"] == "test"
-    evaluable = ~test_only & (df["role"] != "train")
+    val_only = df["role"] == "val"
+    evaluable = df["role"] == "any"
     if eval_sources:
         unknown = set(eval_sources) - set(df["source_name"])
         if unknown:
@@ -185,6 +186,7 @@ def assign_splits(
         rest = part[~in_test.to_numpy()]
         split[rest.index] = split_by_parcel(rest, val_fraction, 0.0, seed)
     split[test_only] = "test"
+    split[val_only] = "val"
     return split
 
 

@@ -114,6 +114,7 @@ def gather_sources(cfg: Config) -> tuple[list[Source], Path | None]:
             share = _rows(closeups) / _rows(manifest)
             sources.append(Source(closeups, cfg.data.synthetic.weight * share, role="train"))
     sources += [parse_source(entry) for entry in cfg.data.manifests]
+    sources += [parse_source(entry, role="val") for entry in cfg.data.val_manifests]
     sources += [parse_source(entry, role="test") for entry in cfg.data.test_manifests]
     return sources, synthetic_dir
 
@@ -487,7 +488,7 @@ def _run(cfg: Config, ctx: distributed.Context) -> RunResult:
     copies = find_copies(table, images, cfg.data.copy_threshold, out if ctx.main else None)
     brand_rows = trains_brand(table, cfg.data.brand_sources, strict=True) & (table["role"] != "test")
     brands = sorted(table.loc[brand_rows, "brand"].unique())
-    eval_rows = table["role"] != "test"
+    eval_rows = table["role"] == "any"
     if cfg.data.eval_sources:
         eval_rows &= table["source_name"].isin(cfg.data.eval_sources)
     folds = assign_folds(table[eval_rows], cfg.data.folds, cfg.data.split_seed) if cfg.data.folds else None

@@ -1,5 +1,9 @@
 """Write the rows of one source that a finished run trained on, as a manifest.
 
+With `--split val` or `--split test`, the rows it validated or was tested on instead: another
+recipe can then be trained and judged on exactly the same listings (`data.val_manifests`,
+`data.test_manifests`).
+
 Runs since session 18 write every photo's split (`split.csv`), and the training rows are read
 from it. Earlier runs kept only their validation parcels (`val_parcels.csv`) and held-out photos
 (`holdout/`), and the training rows are rebuilt from those. A model that is to warm-start that run's recipe (`model.init`) must not see those
@@ -25,7 +29,8 @@ import pandas as pd
 from train.data import load_sources, parse_source
 
 
-def training_rows(run_dir: Path, spec: str) -> tuple[pd.DataFrame, dict]:
+def training_rows(run_dir: Path, spec: str, part: str = "train") -> tuple[pd.DataFrame, dict]:
+    """The rows of source `spec` that landed in split `part` (train, val or test) of the run."""
     src = parse_source(spec)
     source = src.name
     rows = load_sources([src])
@@ -33,9 +38,11 @@ def training_rows(run_dir: Path, spec: str) -> tuple[pd.DataFrame, dict]:
     split_file = run_dir / "split.csv"
     if split_file.is_file():
         split = pd.read_csv(split_file, dtype=str)
-        trained = set(split.loc[(split["source"] == source) & (split["split"] == "train"), "path"])
+        trained = set(split.loc[(split["source"] == source) & (split["split"] == part), "path"])
         keep = rows[rows["path"].isin(trained)]
-        return keep, {"rows": len(rows), "training": len(keep), "from": str(split_file)}
+        return keep, {"rows": len(rows), part: len(keep), "from": str(split_file)}
+    if part != "train":
+        raise SystemExit(f"{run_dir}: no split.csv, so only the training rows can be rebuilt")
     val = pd.read_csv(run_dir / "val_parcels.csv", dtype=str)["parcel_id"]
     # Run-wide parcel ids are "<source number>:<source>/<parcel>"; keep those of this source.
     val_ids = {p.split("/", 1)[1] for p in val if p.split(":", 1)[-1].startswith(f"{source}/")}
@@ -65,8 +72,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("source", help="the manifest spec as the run's config lists it")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--split", default="train", choices=("train", "val", "test"),
+                        help="which of the run's splits to write (val and test need split.csv)")
     args = parser.parse_args(argv)
-    keep, counts = training_rows(args.run_dir, args.source)
+    keep, counts = training_rows(args.run_dir, args.source, args.split)
     columns = [c for c in ("path", "label", "brand", "parcel_id", "kind", "view") if c in keep.columns]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     keep[columns].to_csv(args.out, index=False)
