@@ -129,8 +129,8 @@ class Inspector:
 
     # -- photos -------------------------------------------------------------------------------
     def _decode(self, source: PhotoSource, name: str) -> np.ndarray:
-        img = load_photo(source, name=name, min_size=self.spec.input_size)
-        return letterbox(img, self.spec.input_size)
+        img = load_photo(source, name=name, min_size=self.spec.image_size)
+        return letterbox(img, self.spec.image_size)
 
     def _decode_for_crop(self, source: PhotoSource, name: str) -> Image.Image | None:
         """With `shoe_crop`: the photo at the resolution its crop is cut from (decoded a second
@@ -145,7 +145,7 @@ class Inspector:
         """Brand probabilities of the crops around the shoe, and which photos got a crop."""
         from infer.shoe_crop import shoe_crops
 
-        crops, index = shoe_crops(images, self.spec.image_size, self.spec.input_size)
+        crops, index = shoe_crops(images, self.spec.image_size, self.spec.image_size)
         if not index:
             return np.zeros((0, len(self.brands))), []
         return self.forward_arrays(crops, ood=False)[1], index

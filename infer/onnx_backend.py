@@ -1,8 +1,8 @@
 """The network as an ONNX graph, run by onnxruntime: same inputs and outputs as the eager path.
 
-The graph is the plain network (no preprocessing, no test-time augmentation): photos are
-normalised by `infer.preprocess.normalize` as everywhere else, and hflip TTA is applied by
-`OnnxNet` from the package's spec (detail views too), so the graph never disagrees with `inspector.json`.
+The graph is the plain network (no preprocessing): photos are normalised by
+`infer.preprocess.normalize_array`, the numpy twin of what training uses, so both backends see
+the same input.
 
 Running a graph needs numpy and onnxruntime only; torch is imported when a graph is exported.
 """
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from infer.preprocess import normalize_array
-from infer.spec import NetSpec, as_views, mean_over_views, view_batches
+from infer.spec import NetSpec, batches
 
 if TYPE_CHECKING:
     from infer.model import InspectorNet
@@ -137,18 +137,10 @@ class OnnxNet:
     def predict_arrays(self, arrays: np.ndarray, batch_size: int = 32, features: bool = False):
         """Same contract as `infer.model.predict_arrays(net, arrays, batch_size, features=...)`."""
         spec = self.spec
-        views, batches = view_batches(spec, arrays, batch_size)
         cf_out, brand_out, feat_out = [], [], []
-        for photos in batches:
-            x = normalize_array(as_views(spec, arrays[photos]), spec.mean, spec.std)
-            if spec.tta == "hflip":
-                # One run over photos and mirrors: one call's overhead, a bigger batch per conv.
-                n = len(x)
-                both = self._run(np.concatenate([x, x[..., ::-1]]))
-                cf, brand, feats = ((out[:n] + out[n:]) / 2 for out in both)
-            else:
-                cf, brand, feats = self._run(x)
-            cf, brand, feats = mean_over_views((cf, brand, feats), views)
+        for photos in batches(len(arrays), batch_size):
+            x = normalize_array(arrays[photos], spec.mean, spec.std)
+            cf, brand, feats = self._run(x)
             cf_out.append(cf.astype(np.float64))
             brand_out.append(brand.astype(np.float64))
             if features:

@@ -26,7 +26,7 @@ from infer.preprocess import letterbox
 # ImageNet classes: clog, cowboy boot, Loafer, running shoe, sandal.
 FOOTWEAR = (502, 514, 630, 770, 774)
 LOCATOR = "tf_efficientnet_lite0"
-# 448 px, a 14x14 map (session 18): on studio shoes pasted onto textured surfaces, where the
+# 448 px, a 14x14 map: on studio shoes pasted onto textured surfaces, where the
 # answer is known, it finds the shoe in 69% of scenes against 35% at 224 px (7x7), with boxes
 # half as loose (experiments/real-photos/locator_probe.py). Street photos, the held-out test,
 # did not choose it.
@@ -41,12 +41,20 @@ _lock = threading.Lock()
 _locator = None
 
 
+NEEDS_TORCH = ("the brand from a crop around the shoe (shoe_crop) runs an ImageNet network in "
+               "PyTorch: install it with `pip install 'counterfeit-inspector[train]'`, or load the "
+               "model with shoe_crop=False")
+
+
 def locator():
     """The ImageNet network, built once per process (torch and timm are imported here only)."""
     global _locator
     with _lock:
         if _locator is None:
-            import timm
+            try:
+                import timm
+            except ImportError as exc:
+                raise ImportError(NEEDS_TORCH) from exc
 
             from infer.weights import load_backbone_weights
 
@@ -58,7 +66,10 @@ def locator():
 
 def footwear_maps(arrays: np.ndarray, batch_size: int = 32) -> np.ndarray:
     """[N, s/32, s/32] footwear probability of each cell of photos letterboxed at s px."""
-    import torch
+    try:
+        import torch
+    except ImportError as exc:
+        raise ImportError(NEEDS_TORCH) from exc
 
     from infer.preprocess import normalize
 

@@ -115,7 +115,7 @@ def test_ece_floor_is_what_a_perfectly_calibrated_model_shows_and_shrinks_with_n
     # Outcomes drawn from p itself: ECE is noise only, and the floor predicts its size.
     observed = [ece((rng.random(360) < p).astype(float), p) for _ in range(300)]
     assert abs(np.mean(observed) - floor) < 0.01
-    assert 0.02 < floor < 0.1  # about 0.05 at 360 parcels: the size of issue #4's target
+    assert 0.02 < floor < 0.1  # about 0.05 at 360 parcels: the size of the review band's target
     assert ece_floor(simulated(20000, rng)[0]) < floor / 4
     # A miscalibrated model sits well above its floor.
     skewed = np.clip(p * 0.6 + 0.2, 0, 1)

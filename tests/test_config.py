@@ -10,26 +10,71 @@ from pathlib import Path
 import pytest
 import yaml
 
-from train.config import Config, ConfigError, dump_yaml, flatten, load_config, to_dict
+from train.config import REMOVED_KEYS, Config, ConfigError, dump_yaml, flatten, load_config, to_dict
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO / "configs" / "default.yaml"
 SMOKE = REPO / "configs" / "smoke.yaml"
 
 
-def test_default_config_loads():
+def test_default_config_is_the_dataclass_defaults():
+    """One source of defaults: configs/default.yaml names nothing the dataclasses do not."""
     cfg = load_config(DEFAULT)
-    assert isinstance(cfg, Config)
-    assert cfg.model.name == "tf_efficientnet_lite0"
-    assert cfg.model.weights == "imagenet"
+    assert cfg == Config()
+    assert not (yaml.safe_load(DEFAULT.read_text()) or {})
+    assert cfg.model.name == "tf_efficientnet_lite0" and cfg.model.weights == "imagenet"
     assert cfg.output_dir == "runs/default"
-    raw = yaml.safe_load(DEFAULT.read_text())
-    assert cfg.train.epochs == raw["train"]["epochs"] and isinstance(cfg.train.epochs, int)
-    assert cfg.train.lr == pytest.approx(raw["train"]["lr"]) and isinstance(cfg.train.lr, float)
-    assert cfg.data.image_size == raw["data"]["image_size"]
-    assert cfg.data.synthetic.parcels == raw["data"]["synthetic"]["parcels"]
     assert cfg.data.manifests == []
     assert 0 <= cfg.verdict.genuine_below < cfg.verdict.counterfeit_above <= 1
+
+
+CONFIGS = sorted([*REPO.glob("configs/*.yaml"), *REPO.glob("experiments/*/*.yaml")])
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_config_in_the_repository_loads(path):
+    cfg = load_config(path)
+    assert isinstance(cfg, Config)
+    if path.parent.parent.name == "experiments":
+        # Experiment configs start from a base and say what differs.
+        assert "base" in yaml.safe_load(path.read_text())
+
+
+def test_a_base_is_read_relative_to_the_file_and_overridden_key_by_key(tmp_path):
+    (tmp_path / "bases").mkdir()
+    (tmp_path / "bases" / "recipe.yaml").write_text(
+        f"base: {DEFAULT}\ntrain:\n  epochs: 6\n  lr: 0.002\ndata:\n  manifests: [a.csv, b.csv]\n")
+    (tmp_path / "exp").mkdir()
+    child = tmp_path / "exp" / "child.yaml"
+    child.write_text("base: ../bases/recipe.yaml\ntrain:\n  epochs: 12\ndata:\n  manifests: [c.csv]\n")
+    cfg = load_config(child, ["train.seed=3"])
+    assert cfg.train.epochs == 12 and cfg.train.lr == pytest.approx(0.002) and cfg.train.seed == 3
+    assert cfg.data.manifests == ["c.csv"]  # a list is replaced, not appended to
+    assert cfg.data.synthetic == Config().data.synthetic
+
+
+def test_a_cycle_of_bases_is_refused(tmp_path):
+    (tmp_path / "a.yaml").write_text("base: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\ntrain:\n  epochs: 2\n")
+    with pytest.raises(ConfigError, match="cycle"):
+        load_config(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("base: missing.yaml\n")
+    with pytest.raises(ConfigError, match="missing.yaml.*not found"):
+        load_config(tmp_path / "c.yaml")
+
+
+@pytest.mark.parametrize("key", sorted(REMOVED_KEYS))
+def test_a_removed_key_says_it_was_removed(tmp_path, key):
+    section, _, name = key.rpartition(".")
+    text = "".join(f"{'  ' * i}{part}:\n" for i, part in enumerate(section.split("."))) + \
+        f"{'  ' * (section.count('.') + 1)}{name}: 0\n"
+    old = tmp_path / "old.yaml"
+    old.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(old)
+    assert key in str(info.value) and "removed" in str(info.value) and str(old) in str(info.value)
+    with pytest.raises(ConfigError, match=f"{key}.*removed"):
+        load_config(DEFAULT, [f"{key}=0"])
 
 
 def test_no_path_means_default_yaml():

@@ -97,7 +97,7 @@ def test_the_aj1_af1_copies_land_in_one_fold():
 
 
 def test_a_run_merges_the_groups_of_copies_and_lists_them_for_a_person(tmp_path):
-    from train.run import find_copies
+    from train.prepare import find_copies
 
     photos = _photos()
     images = np.stack([letterbox(p, 64) for p in photos] + [letterbox(_reencoded(photos[2], 60, 0.5), 64)])

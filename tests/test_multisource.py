@@ -151,7 +151,7 @@ def test_batch_without_any_counterfeit_label_gives_zero_loss_with_a_graph():
 # --- optimisation and warm start -----------------------------------------------------------------
 
 def test_layer_decay_gives_early_blocks_smaller_learning_rates():
-    net = create_inspector_net("tf_efficientnet_lite0", ["a", "b"], weights="none", image_size=64)
+    net = create_inspector_net(brands=["a", "b"], weights="none", image_size=64)
     opt = build_optimizer(net, 1e-3, 0.5, 1e-4, layer_decay=0.7)
     lr_of = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
     stem = lr_of[id(net.backbone.conv_stem.weight)]
@@ -165,17 +165,17 @@ def test_layer_decay_gives_early_blocks_smaller_learning_rates():
 
 def test_warm_start_copies_backbone_and_refreshes_a_different_brand_head(tmp_path):
     torch.manual_seed(0)
-    source = create_inspector_net("tf_efficientnet_lite0", ["x", "y"], weights="none", image_size=64)
+    source = create_inspector_net(brands=["x", "y"], weights="none", image_size=64)
     save_package(tmp_path / "pkg", source, {"pooling": "log_mean_exp"}, onnx=False)
-    target = create_inspector_net("tf_efficientnet_lite0", ["nike", "vans", "puma"], weights="none", image_size=64)
+    target = create_inspector_net(brands=["nike", "vans", "puma"], weights="none", image_size=64)
     report = init_from(target, str(tmp_path / "pkg"))
     assert torch.equal(target.backbone.conv_stem.weight, source.backbone.conv_stem.weight)
     assert torch.equal(target.counterfeit_head.weight, source.counterfeit_head.weight)
     assert "brand_head.weight" in report["fresh"]
-    same = create_inspector_net("tf_efficientnet_lite0", ["x", "y"], weights="none", image_size=64)
+    same = create_inspector_net(brands=["x", "y"], weights="none", image_size=64)
     assert "brand_head.weight" not in init_from(same, str(tmp_path / "pkg"))["fresh"]
     assert torch.equal(same.brand_head.weight, source.brand_head.weight)
-    other = create_inspector_net("resnet18", ["x"], weights="none", image_size=64)
+    other = create_inspector_net(name="resnet18", brands=["x"], weights="none", image_size=64)
     with pytest.raises(ValueError, match="backbone"):
         init_from(other, str(tmp_path / "pkg"))
 
@@ -204,27 +204,27 @@ def test_brand_only_manifest_trains_the_brand_head_only():
     assert "in-the-wild" not in set(df["kind"]) and len(df) > 7000
 
 
-def test_hflip_tta_makes_predictions_mirror_invariant_and_is_stored_in_the_spec(tmp_path):
-    from infer.model import predict_arrays
+def test_a_package_using_a_retired_feature_is_refused_not_scored_wrongly(tmp_path):
+    """Test-time flips, detail views, per-location pooling and the auxiliary heads were removed:
+    a package saved with one of them would be scored differently by this code, so loading it
+    names the feature instead."""
+    import json
+
     from infer.package import load_package
 
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    photos = rng.integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
-    mirrored = photos[:, :, ::-1].copy()
-    plain = create_inspector_net("tf_efficientnet_lite0", ["a", "b"], weights="none", image_size=64)
-    cf, _ = predict_arrays(plain, photos)
-    cf_m, _ = predict_arrays(plain, mirrored)
-    assert not np.allclose(cf, cf_m, atol=1e-5)  # the network alone is not mirror invariant
-    plain.spec.tta = "hflip"
-    cf, brand = predict_arrays(plain, photos)
-    cf_m, brand_m = predict_arrays(plain, mirrored)
-    np.testing.assert_allclose(cf, cf_m, atol=1e-4)
-    np.testing.assert_allclose(brand, brand_m, atol=1e-4)
-    save_package(tmp_path / "pkg", plain, {}, onnx=False)
-    assert load_package(tmp_path / "pkg")[0].spec.tta == "hflip"
-    with pytest.raises(ValueError, match="tta"):
-        create_inspector_net("tf_efficientnet_lite0", ["a"], weights="none", tta="vflip")
+    net = create_inspector_net(brands=["a", "b"], weights="none", image_size=64)
+    save_package(tmp_path / "pkg", net, {}, onnx=False)
+    assert load_package(tmp_path / "pkg")[0].spec.brands == ["a", "b"]
+    meta = json.loads((tmp_path / "pkg" / "inspector.json").read_text())
+    meta["net"]["tta"] = "hflip"
+    (tmp_path / "pkg" / "inspector.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="tta='hflip'.*retired"):
+        load_package(tmp_path / "pkg")
+
+
+def test_create_inspector_net_takes_keywords_only():
+    with pytest.raises(TypeError):
+        create_inspector_net("tf_efficientnet_lite0", ["a"])  # noqa
 
 
 def test_brand_balance_gives_every_brand_the_same_share_of_the_brand_loss():

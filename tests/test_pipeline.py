@@ -471,8 +471,8 @@ def test_batch_killed_and_rerun_writes_every_parcel_exactly_once(smoke_run, tmp_
 
 def test_tracking_disabled_then_logged_from_the_output_folder(smoke_run, tmp_path, new_store):
     """`tracking.enabled=false` (a lent GPU machine with no store to reach): the unreachable
-    server is never asked and no store appears; experiments/real-photos-gpu/log_to_mlflow.py
-    then logs what the output folder holds as a parent run with one child per fold."""
+    server is never asked and no store appears; `python -m train.log_to_mlflow` then logs what
+    the output folder holds as a parent run with one child per fold."""
     unreachable = f"http://127.0.0.1:{free_port()}"
     proc = run_module(
         ["train", "--config", str(REPO / "configs" / "smoke.yaml"), "data.folds=3", "data.run_folds=2",
@@ -490,8 +490,7 @@ def test_tracking_disabled_then_logged_from_the_output_folder(smoke_run, tmp_pat
 
     store = new_store(tmp_path, "logged.db")
     logged = subprocess.run(
-        [sys.executable, str(REPO / "experiments" / "real-photos-gpu" / "log_to_mlflow.py"),
-         str(tmp_path / "cv"), "--device", "test machine"],
+        [sys.executable, "-m", "train.log_to_mlflow", str(tmp_path / "cv"), "--device", "test machine"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO), "MLFLOW_TRACKING_URI": store},
         capture_output=True, text=True, timeout=300,
     )
@@ -509,7 +508,7 @@ def test_tracking_disabled_then_logged_from_the_output_folder(smoke_run, tmp_pat
         assert child.data.metrics["test/photo_auroc"] == pytest.approx(summary["per_fold"]["photo_auroc"][int(k)])
 
     # A run stopped before its summary (the lease ran out): the folds it finished, read from the
-    # log that device.sh keeps and their test tables, summarized as train.run would have.
+    # log that device.sh keeps and their test tables, summarized as the run would have.
     (tmp_path / "cv" / "train.log").write_text(proc.stdout)
     (tmp_path / "cv" / "cv_summary.json").unlink()
     again = subprocess.run(logged.args, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO),
@@ -519,3 +518,32 @@ def test_tracking_disabled_then_logged_from_the_output_folder(smoke_run, tmp_pat
     assert partial["cv/folds"] == 2 and partial["cv/folds_planned"] == 3
     for key in ("photo_auroc_mean", "photo_auroc_std", "oof_photo_auroc", "oof_parcel_auroc"):
         assert partial[f"cv/{key}"] == pytest.approx(summary["metrics"][key]), key
+
+
+def test_a_single_split_run_logged_later_is_registered_like_a_tracked_one(smoke_run, tmp_path, new_store,
+                                                                          monkeypatch):
+    """A single-split run with `tracking.enabled=false`: `python -m train.log_to_mlflow` logs
+    its test numbers and registers its package, which then names the run it was logged under."""
+    proc = run_module(
+        ["train", "--config", str(REPO / "configs" / "smoke.yaml"), f"output_dir={tmp_path / 'one'}",
+         f"data.synthetic.out_dir={smoke_run['manifest'].parent}", "tracking.enabled=false",
+         "model.export_onnx=false", "tracking.register_as=offline-inspector", "tracking.run_name=offline-one"],
+        cwd=tmp_path, env={"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}"},
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads((tmp_path / "one" / "result.json").read_text())
+    store = new_store(tmp_path, "logged.db")
+    logged = run_module(["train.log_to_mlflow", str(tmp_path / "one"), "--device", "test machine"],
+                        cwd=tmp_path, env={"MLFLOW_TRACKING_URI": store})
+    assert logged.returncode == 0, logged.stderr[-4000:]
+    run_id = logged.stdout.strip().split()[-1]
+    client = MlflowClient(tracking_uri=store)
+    metrics = client.get_run(run_id).data.metrics
+    assert metrics["test/photo_auroc"] == pytest.approx(result["test"]["photo_auroc"])
+    version = client.get_model_version_by_alias("offline-inspector", "candidate")
+    assert version.run_id == run_id
+    # The shipped package itself is untouched; the logged copy names the run it was logged under.
+    assert json.loads((tmp_path / "one" / "model" / "inspector.json").read_text())["model"]["run_id"] is None
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    served = Inspector.load("models:/offline-inspector@candidate")
+    assert served.meta["model"]["run_id"] == run_id and served.identity["version"] == version.version

@@ -4,6 +4,7 @@ that is small in its photo, and that the Inspector averages the brand and nothin
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,8 @@ from infer.model import create_inspector_net, predict_arrays
 from infer.preprocess import letterbox
 from infer.spec import softmax
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
 BRANDS = SHARED / "sneaker-brands" / "labels.csv"
 
 
@@ -69,7 +71,7 @@ def test_no_crop_without_a_sure_shoe_when_it_fills_the_photo_or_for_a_thumbnail(
 
 def _net():
     torch.manual_seed(0)
-    return create_inspector_net("tf_efficientnet_lite0", ["a", "b", "c"], "none", 64).eval()
+    return create_inspector_net(brands=["a", "b", "c"], weights="none", image_size=64).eval()
 
 
 def test_inspector_averages_the_brand_with_the_crop_and_keeps_the_counterfeit_score(monkeypatch):
@@ -97,7 +99,8 @@ def test_footwear_map_finds_a_real_shoe_that_is_small_in_the_photo():
     """Real product shots, cut from their backdrop and pasted at a third of the width onto
     gravel: where a crop is made it holds the shoe and not the whole scene. (A shoe pasted with
     its white backdrop reads as a web page or an envelope to ImageNet, and is not found.)"""
-    from train.composite import backdrop_mask
+    sys.path.insert(0, str(REPO / "experiments" / "real-photos"))
+    from cutout import backdrop_mask
 
     rows = pd.read_csv(BRANDS)
     rows = rows[rows["kind"] == "product-shot"].head(6)

@@ -166,7 +166,7 @@ def test_no_packaged_weights_for_other_models():
 @pytest.mark.parametrize("brands, n_brand_outputs", [(["nike", "adidas", "puma"], 3), ([], 1)])
 def test_create_inspector_net_resnet18_forward(brands, n_brand_outputs):
     torch.manual_seed(0)
-    net = create_inspector_net("resnet18", brands=brands, weights="none", image_size=64).eval()
+    net = create_inspector_net(name="resnet18", brands=brands, weights="none", image_size=64).eval()
     assert net.spec.backbone == "resnet18" and net.spec.brands == brands
     assert len(net.spec.mean) == 3 and len(net.spec.std) == 3
     with torch.inference_mode():
@@ -178,7 +178,7 @@ def test_create_inspector_net_resnet18_forward(brands, n_brand_outputs):
 
 def test_create_inspector_net_unknown_backbone():
     with pytest.raises(ValueError, match="no_such_net"):
-        create_inspector_net("no_such_net", weights="none")
+        create_inspector_net(name="no_such_net", weights="none")
 
 
 @pytest.mark.parametrize("name", ["tf_efficientnet_lite1", "tf_efficientnet_lite2"])

@@ -10,7 +10,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m train",
         description="Fine-tune the counterfeit inspector, log to MLflow, register the model.",
-        epilog="Overrides: dotted config keys, e.g. model.name=resnet18 train.epochs=3 output_dir=runs/try1",
+        epilog="Overrides: dotted config keys, e.g. model.name=resnet18 train.epochs=3 output_dir=runs/lite0-3ep",
     )
     parser.add_argument("--config", default=None, help="YAML config (default: configs/default.yaml)")
     parser.add_argument("overrides", nargs="*", help="key=value overrides")

@@ -9,54 +9,24 @@ contrast, gamma and white balance only.
 from __future__ import annotations
 
 import os
-from functools import partial
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 import albumentations as A  # noqa: E402
 import cv2  # noqa: E402
 
-from infer.preprocess import PAD_VALUE, downscale  # noqa: E402
-
-from .composite import PasteOnSurface  # noqa: E402
+from infer.preprocess import PAD_VALUE  # noqa: E402
 
 LEVELS = ("none", "light", "default", "strong")
 
 
-def _whole(img, size: int, **_):
-    """A module-level function (not a lambda), so that DataLoader workers can pickle it."""
-    return downscale(img, size)
-
-
-def build_augment(level: str, hflip: bool = False, zoom_out: float = 0.0,
-                  detail: tuple[int, float] | None = None, paste: float = 0.0) -> A.Compose | None:
-    """`zoom_out` in (0, 1): half of the photos are also shrunk to between `zoom_out` and 1 of
-    their size (padded), so a shoe that fills a catalogue shot is also seen as small as a shoe in
-    a street photo; 0 = off. `detail` = (size, crop_p): photos come letterboxed at a multiple
-    of `size` and leave at `size`, a random full-resolution crop with probability crop_p, else
-    the whole photo box-averaged down as serving does (`infer.preprocess.downscale`). `paste`
-    in (0, 1]: that share of the photos with a plain backdrop become the shoe cut out and pasted
-    onto another surface (`train/composite.py`); 0 = off."""
+def build_augment(level: str, hflip: bool = False) -> A.Compose | None:
+    """The training augmentation of `level`, with mirrored photos when `hflip`; None for
+    `none` without flips."""
     if level not in LEVELS:
         raise ValueError(f"augment level {level!r} not in {LEVELS}")
-    if not 0.0 <= zoom_out < 1.0:
-        raise ValueError(f"zoom_out must lie in [0, 1), got {zoom_out}")
-    if not 0.0 <= paste <= 1.0:
-        raise ValueError(f"paste must lie in [0, 1], got {paste}")
     fill = (PAD_VALUE,) * 3
-    # The cut needs the photo's own border, so it comes before anything moves or pads the photo.
-    first = [PasteOnSurface(p=paste)] if paste else []
-    first += [A.HorizontalFlip(p=0.5)] if hflip else []
-    if zoom_out:
-        shift = 0.25 * (1 - zoom_out)  # the shrunk photo may sit anywhere, not only centred
-        first.append(A.Affine(scale=(zoom_out, 1.0), translate_percent=(-shift, shift),
-                              border_mode=cv2.BORDER_CONSTANT, fill=fill, p=0.5))
-    if detail is not None:
-        size, crop_p = detail
-        first.append(A.OneOf([
-            A.Lambda(image=partial(_whole, size=size), p=1.0 - crop_p),
-            A.RandomCrop(size, size, p=crop_p),
-        ], p=1.0))
+    first = [A.HorizontalFlip(p=0.5)] if hflip else []
     if level == "none":
         return A.Compose(first) if first else None
     k = {"light": 0.5, "default": 1.0, "strong": 1.5}[level]

@@ -118,8 +118,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     run = Path(args.run_dir)
     if not (run / "val_parcels.csv").is_file():
-        print(f"error: {run / 'val_parcels.csv'} not found (runs write it since session 5, "
-              "when they have a validation split)", file=sys.stderr)
+        print(f"error: {run / 'val_parcels.csv'} not found (a run writes it when it has a "
+              "validation split)", file=sys.stderr)
         return 2
     val = pd.read_csv(run / "val_parcels.csv")
     test = pd.read_csv(run / "test_parcels.csv") if (run / "test_parcels.csv").is_file() else None

@@ -6,7 +6,6 @@ recognise the shoe instead of judging it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -250,80 +249,25 @@ def decode_all(paths: list[str], image_size: int, desc: str) -> tuple[np.ndarray
 
 def _annotated(df: pd.DataFrame, column: str = "visible_defects") -> pd.Series:
     """Rows of sources that annotate `column` (any non-empty cell in the source): the synthetic
-    sets say which defects each photo shows and what its print reads; real photos say neither.
-    Within such a source an empty cell is an annotation too (no defect shown, no print)."""
+    sets say which defects each photo shows; real photos do not. Within such a source an empty
+    cell is an annotation too (no defect shown)."""
     if column not in df:
         return pd.Series(False, index=df.index)
     shows = df[column].where(df[column].notna(), "").astype(str) != ""
     return shows.groupby(df["source"]).transform("any")
 
 
-def _multi_hot(df: pd.DataFrame, column: str, vocabulary: list[str]) -> torch.Tensor:
-    """[N, V] multi-hot of the `;`-separated entries of `column` found in `vocabulary`; rows of
-    sources that do not annotate the column are -1 (left out of the loss)."""
-    out = torch.full((len(df), len(vocabulary)), -1.0)
-    index = {v: k for k, v in enumerate(vocabulary)}
-    cells = df[column].fillna("") if column in df else [""] * len(df)
-    for i, (cell, known) in enumerate(zip(cells, _annotated(df, column).to_numpy(), strict=True)):
-        if known:
-            out[i] = 0.0
-            for entry in filter(None, str(cell).split(";")):
-                if entry in index:
-                    out[i, index[entry]] = 1.0
-    return out
-
-
-def defect_vocabulary(df: pd.DataFrame) -> list[str]:
-    """Every defect kind some photo of `df` is annotated with, sorted."""
-    if "visible_defects" not in df:
-        return []
-    return sorted({d for cell in df["visible_defects"].fillna("") for d in str(cell).split(";") if d})
-
-
-def defect_targets(df: pd.DataFrame, defects: list[str]) -> torch.Tensor:
-    """[N, K] multi-hot of the defects each photo shows; rows of unannotated sources are -1
-    (no defect loss), so real photos without annotations teach nothing wrong."""
-    return _multi_hot(df, "visible_defects", defects)
-
-
-def printed_vocabulary(df: pd.DataFrame, min_share: float = 0.005) -> list[str]:
-    """Printed lines (a brand name, "MADE IN VIETNAM") read on at least `min_share` of the
-    photos of `df` that show print (and on two at least), sorted. Each misspelling is rare, so
-    it falls below the share and a misprinted line reads as none of the vocabulary: the head
-    learns that the right words are missing, not a list of typos."""
-    if "printed" not in df:
-        return []
-    cells = [str(c) for c in df["printed"][_annotated(df, "printed")].fillna("") if str(c)]
-    counts = pd.Series([t for cell in cells for t in cell.split(";") if t]).value_counts()
-    return sorted(counts.index[counts >= max(2, math.ceil(min_share * len(cells)))])
-
-
-def printed_targets(df: pd.DataFrame, vocabulary: list[str]) -> torch.Tensor:
-    """[N, V] multi-hot of the vocabulary lines each photo's print reads (`printed`); rows of
-    sources that do not say (real photos) are -1, left out of the loss."""
-    return _multi_hot(df, "printed", vocabulary)
-
-
 class PhotoDataset(Dataset):
     """Decoded photos in memory; augmentation on the fly. Yields uint8 HWC images so the
-    normalisation happens once per batch, in the shared `infer.preprocess.normalize`.
-    With `defects` and/or `printed`, each item also carries the auxiliary targets: the defect
-    multi-hot, then the printed-line multi-hot (`defect_targets`, `printed_targets`).
-    `brand_only_augment`, if given, replaces `augment` for photos without a counterfeit label."""
+    normalisation happens once per batch, in the shared `infer.preprocess.normalize`."""
 
-    def __init__(self, images: np.ndarray, df: pd.DataFrame, brands: list[str], augment=None,
-                 defects: list[str] | None = None, brand_only_augment=None,
-                 printed: list[str] | None = None):
+    def __init__(self, images: np.ndarray, df: pd.DataFrame, brands: list[str], augment=None):
         self.images = images
         self.augment = augment
-        self.brand_only_augment = brand_only_augment
         target = df["train_target"] if "train_target" in df else df["target"]
         self.target = torch.tensor(target.fillna(-1).to_numpy(), dtype=torch.float32)
         index = {b: i for i, b in enumerate(brands)}
         self.brand = torch.tensor([index.get(b, -1) for b in df["brand"]], dtype=torch.long)
-        aux = ([defect_targets(df, defects)] if defects else []) + (
-            [printed_targets(df, printed)] if printed else [])
-        self.aux_targets = torch.cat(aux, dim=1) if aux else None
 
     def __len__(self) -> int:
         return len(self.images)
@@ -334,15 +278,11 @@ class PhotoDataset(Dataset):
         any resume."""
         i, seed = item if isinstance(item, tuple) else (item, None)
         image = self.images[i]
-        augment = self.augment
-        if self.brand_only_augment is not None and self.target[i] < 0:
-            augment = self.brand_only_augment
-        if augment is not None:
+        if self.augment is not None:
             if seed is not None:
-                augment.set_random_seed(seed)
-            image = augment(image=image)["image"]
-        item = (torch.from_numpy(np.ascontiguousarray(image)), self.target[i], self.brand[i])
-        return item if self.aux_targets is None else (*item, self.aux_targets[i])
+                self.augment.set_random_seed(seed)
+            image = self.augment(image=image)["image"]
+        return torch.from_numpy(np.ascontiguousarray(image)), self.target[i], self.brand[i]
 
 
 def brand_class_weights(df: pd.DataFrame, brands: list[str], draw_weights: np.ndarray | None) -> torch.Tensor:

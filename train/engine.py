@@ -88,97 +88,38 @@ def masked_losses(cf_logit, brand_logits, target, brand, brand_class_weights=Non
     return cf_loss, brand_loss
 
 
-def mixed_losses(cf_logit, brand_logits, target, brand, lam, perm, brand_class_weights=None):
-    """`masked_losses` for a mixup batch, photo i blended as lam * i + (1 - lam) * perm[i]: a
-    head learns from a blend only where both photos carry its label; the counterfeit target is
-    the blend of the two, the brand loss the blend of the two brands' losses."""
-    both_label = (target >= 0) & (target[perm] >= 0)
-    both_brand = (brand >= 0) & (brand[perm] >= 0)
-    soft = torch.where(both_label, lam * target + (1.0 - lam) * target[perm], -1.0)
-    cf_loss, brand_own = masked_losses(
-        cf_logit, brand_logits, soft, torch.where(both_brand, brand, -1), brand_class_weights
-    )
-    _, brand_other = masked_losses(
-        cf_logit, brand_logits, soft, torch.where(both_brand, brand[perm], -1), brand_class_weights
-    )
-    return cf_loss, lam * brand_own + (1.0 - lam) * brand_other
-
-
-def mix_aux_targets(aux_target, lam, perm):
-    """Defect and reading targets of a mixup batch: blended where both photos are annotated,
-    -1 (left out) where either is not."""
-    both = (aux_target[:, :1] >= 0) & (aux_target[perm][:, :1] >= 0)
-    blended = lam * aux_target + (1.0 - lam) * aux_target[perm]
-    return torch.where(both, blended, torch.full_like(aux_target, -1.0))
-
-
-def defect_loss(defect_logits, defect_target):
-    """Multi-label loss over rows that carry annotations (the others are -1): the defect head's,
-    and the reading head's."""
-    if defect_target.shape[1] == 0:  # this network has no such head
-        return defect_logits.sum() * 0.0
-    rows = defect_target[:, 0] >= 0
-    if not rows.any():
-        return defect_logits.sum() * 0.0
-    return F.binary_cross_entropy_with_logits(defect_logits[rows], defect_target[rows])
-
-
 def train_one_epoch(
     net, loader, optimizer, scheduler, *, brand_weight, channels_last, max_steps, desc,
-    defect_weight: float = 0.0, brand_class_weights=None, ema=None, read_weight: float = 0.0,
-    mixup: float = 0.0,
+    brand_class_weights=None,
 ) -> dict[str, float]:
-    """`ema`: a timm ModelEmaV3 of the (unwrapped) network, updated after every step.
-    `defect_weight`, `read_weight`: weights of the auxiliary defect and reading losses.
-    `mixup` > 0: blend each batch with a shuffled copy of itself (see `mixed_losses`)."""
+    """One pass over `loader`; the mean losses per step."""
     net.train()
     # A DistributedDataParallel wrapper keeps the InspectorNet (and its spec) in `.module`.
     spec = getattr(net, "module", net).spec
     mean, std = spec.mean, spec.std
     device = next(net.parameters()).device
     class_weights = None if brand_class_weights is None else brand_class_weights.to(device)
-    keys = ("loss", "counterfeit_loss", "brand_loss", "defect_loss", "read_loss")
-    n_defects = len(spec.defects)
+    keys = ("loss", "counterfeit_loss", "brand_loss")
     totals = dict.fromkeys(keys, 0.0)
     steps = 0
     bar = tqdm(loader, desc=desc, unit="batch", leave=False)
-    for images, target, brand, *extra in bar:
+    for images, target, brand in bar:
         # Photos are decoded and augmented on the CPU; the step runs where the weights are.
         x = normalize(images.to(device, non_blocking=True), mean, std)
         target, brand = target.to(device, non_blocking=True), brand.to(device, non_blocking=True)
         # normalize() permutes NHWC photos, which leaves channels_last strides: make the layout
         # the flag's, so train.channels_last=false really trains on NCHW tensors.
         x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-        if mixup > 0:
-            # Drawn from torch's generator, which the run seeds, so a rerun blends alike.
-            lam = float(torch.distributions.Beta(mixup, mixup).sample())
-            perm = torch.randperm(x.shape[0], device=device)
-            x = lam * x + (1.0 - lam) * x[perm]
-        if extra:  # the dataset carries auxiliary targets: train those heads too
-            cf_logit, brand_logits, aux_logits = net(x, aux=True)
-            aux_target = extra[0].to(device, non_blocking=True)
-            if mixup > 0:
-                aux_target = mix_aux_targets(aux_target, lam, perm)
-            # Defect kinds first, then printed lines: the order InspectorNet concatenates them.
-            aux = defect_loss(aux_logits[:, :n_defects], aux_target[:, :n_defects])
-            read = defect_loss(aux_logits[:, n_defects:], aux_target[:, n_defects:])
-        else:
-            cf_logit, brand_logits = net(x)
-            aux = read = cf_logit.sum() * 0.0
-        if mixup > 0:
-            cf_loss, brand_loss = mixed_losses(cf_logit, brand_logits, target, brand, lam, perm, class_weights)
-        else:
-            cf_loss, brand_loss = masked_losses(cf_logit, brand_logits, target, brand, class_weights)
-        loss = cf_loss + brand_weight * brand_loss + defect_weight * aux + read_weight * read
+        cf_logit, brand_logits = net(x)
+        cf_loss, brand_loss = masked_losses(cf_logit, brand_logits, target, brand, class_weights)
+        loss = cf_loss + brand_weight * brand_loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
-        if ema is not None:
-            ema.update(getattr(net, "module", net), step=scheduler.last_epoch)
         steps += 1
         # One device-to-host copy per step for the three losses, not one `.item()` sync each.
-        values = torch.stack([loss, cf_loss, brand_loss, aux, read]).detach().tolist()
+        values = torch.stack([loss, cf_loss, brand_loss]).detach().tolist()
         for key, value in zip(keys, values, strict=True):
             totals[key] += value
         # refresh=False: tqdm redraws on its own clock (mininterval) rather than every step.

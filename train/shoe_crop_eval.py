@@ -34,7 +34,7 @@ def brand_logits_with_shoe_crop(net, df: pd.DataFrame, brand_logits: np.ndarray,
                 kept.append(i)
             except PhotoError:
                 continue  # readable at input size, so not expected; the whole photo's logits stay
-        crops, index = shoe_crops(images, spec.image_size, spec.input_size)
+        crops, index = shoe_crops(images, spec.image_size, spec.image_size)
         if not index:
             continue
         crop_logits = predict_arrays(net, crops, batch_size)[1]

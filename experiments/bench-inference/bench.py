@@ -194,7 +194,7 @@ def main(argv=None) -> dict:
         eager = Inspector.load(model)
         fast = Inspector.load(model, backend="onnx")
         size = eager.spec.image_size
-        print(f"model {eager.spec.backbone} at {size} px, tta {eager.spec.tta}, "
+        print(f"model {eager.spec.backbone} at {size} px, "
               f"ood {'yes' if eager.ood else 'no'}")
         backends = {"eager": eager.inspect, "onnx": fast.inspect}
 

@@ -112,7 +112,8 @@ def make_table(n: int, seed: int = 0) -> pd.DataFrame:
 
 
 def make_net(cfg, size: int):
-    net = create_inspector_net(cfg.model.name, BRANDS, cfg.model.weights, size, cfg.model.dropout)
+    net = create_inspector_net(name=cfg.model.name, brands=BRANDS, weights=cfg.model.weights,
+                               image_size=size, dropout=cfg.model.dropout)
     freeze_early_stages(net, cfg.train.freeze_stages)
     if cfg.train.channels_last:
         net = net.to(memory_format=torch.channels_last)
@@ -126,7 +127,7 @@ def replace_batch(cfg, batch: int, workers: int):
 
 
 class Project:
-    """Built as train/run.py's fit_and_evaluate builds it: the same loader function, and each
+    """Built as train.build builds it for a fit: the same loader function, and each
     round reseeded like an epoch."""
 
     def __init__(self, cfg, net, images, df, batch: int, workers: int, steps_per_round: int):

@@ -36,7 +36,7 @@ def main(argv=None) -> None:
     ap.add_argument("--no-compile", action="store_true")
     a = ap.parse_args(argv)
     torch.manual_seed(0)
-    net = create_inspector_net("tf_efficientnet_lite0", list("abcde"), "imagenet", a.image_size, 0.2)
+    net = create_inspector_net(brands=list("abcde"), weights="imagenet", image_size=a.image_size, dropout=0.2)
     freeze_early_stages(net, 3)
     net = net.to(memory_format=torch.channels_last).train()
     opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-3)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# A lent-GPU session as one command, run by the device tool from the repository root with
+# A GPU lease as one command, run by the device tool from the repository root with
 # .devdata and .whl carried (README.md here). Runs the plan's experiments, PARALLEL at a time
-# on the one GPU (session 20 saw one run leave it mostly idle), until BUDGET seconds have
+# on the one GPU (one run at a time left it mostly idle), until BUDGET seconds have
 # passed; after each one it packs every run's small files into $OUT/runs.tgz, so a command
 # stopped at its limit still returns what finished.
 #   PLAN      file of "name | python -m train arguments" lines (default plan.txt here)

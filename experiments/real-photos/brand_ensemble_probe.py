@@ -32,7 +32,7 @@ from infer.model import predict_arrays  # noqa: E402
 from infer.package import load_package  # noqa: E402
 from train.config import load_config, to_dict  # noqa: E402
 from train.data import decode_all, load_sources  # noqa: E402
-from train.run import gather_sources  # noqa: E402
+from train.prepare import gather_sources  # noqa: E402
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -35,7 +35,7 @@ from train.data import (  # noqa: E402
     sample_weights,
     trains_brand,
 )
-from train.run import gather_sources, make_splits  # noqa: E402
+from train.prepare import gather_sources, make_splits  # noqa: E402
 
 
 def training_prior(cfg, train: pd.DataFrame, brands: list[str]) -> np.ndarray:

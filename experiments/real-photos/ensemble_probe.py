@@ -13,7 +13,7 @@ every resample. A gap whose interval holds zero is not a finding, whatever the f
 `runs/` is gitignored and a fresh checkout has none, so `--keep DIR` writes each run's test
 predictions (path, listing, target, logit per photo; about 30 kB a fold) and, where the run has
 one, its split by listing to DIR/RUN_NAME/, a folder this script reads like a run: commit it
-under `experiments/`, and a later session can average with that run without training it again. Photos are matched by listing and file name, not by full path,
+under `experiments/`, and a later checkout can average with that run without training it again. Photos are matched by listing and file name, not by full path,
 so runs made in another checkout or on a lent machine match this one's.
 
     python experiments/real-photos/ensemble_probe.py runs/real-photos/RUN_A runs/real-photos/RUN_B

@@ -14,8 +14,8 @@ rough guide to how much more data one recipe would need, not a promise: curves b
         --target 0.93 --bootstrap 2000 --out runs/learning-curve
 
 A point's training listings per fold come from its `fold-K/split.csv` (rows marked "train"; a
-folder kept by `ensemble_probe.py --keep` carries it too); a folder without one (kept before
-session 24) counts as its fraction times the per-fraction count of the points that have one.
+folder kept by `ensemble_probe.py --keep` carries it too); a folder without one (kept by an
+older ensemble_probe.py) counts as its fraction times the per-fraction count of the points that have one.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """How well does the shoe-crop locator find a shoe, at which input size? A probe on pasted scenes.
 
-`infer/shoe_crop.py` finds the shoe on a 7x7 map (the ImageNet Lite0 at 224 px). Session 17 saw
-it find pasted shoes about half the time, with boxes about twice the shoe. A finer map (the same
+`infer/shoe_crop.py` finds the shoe on a 7x7 map (the ImageNet Lite0 at 224 px). On pasted
+scenes it was seen to find pasted shoes about half the time, with boxes about twice the shoe. A finer map (the same
 network at 320 or 448 px: 10x10, 14x14) might do better, but street photos, the only place the
 brand gain shows, are the held-out test and cannot choose it. So the choice is made here, on
 scenes whose answer is known: studio shoes (product shots and catalogue photos of sneaker-brands,
-never street photos) cut from their backdrop (`train.composite.backdrop_mask`) and pasted at a
+never street photos) cut from their backdrop (`cutout.py`) and pasted at a
 random place and a width of 15-45% onto textures (skimage's gravel, grass and brick, tinted, and
 the synthetic set's parcel surfaces). The box rules are shoe_box's, without the growth to 224
 px, so the box itself is measured.
@@ -33,9 +33,10 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from cutout import backdrop_mask  # noqa: E402
+
 from infer.preprocess import letterbox  # noqa: E402
 from infer.shoe_crop import footwear_maps, shoe_box  # noqa: E402
-from train.composite import backdrop_mask  # noqa: E402
 from train.synthetic.capture import BACKGROUNDS, background, sample_scene  # noqa: E402
 
 BRANDS = ROOT.parent / "shared" / "data" / "sneaker-brands" / "labels.csv"

@@ -35,7 +35,7 @@ from train.data import decode_all
 
 
 def embed(paths: list[Path], batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    net = create_inspector_net("tf_efficientnet_lite0", ["x"], "imagenet").eval()
+    net = create_inspector_net(brands=["x"], weights="imagenet").eval()
     spec = net.spec
     images, _ = decode_all([str(p) for p in paths], 224, desc="decode")  # as training decodes
     feats = []

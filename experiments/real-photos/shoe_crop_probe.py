@@ -3,7 +3,7 @@
 (Written as a probe; its locator and box rules now live in `infer/shoe_crop.py`, which it
 imports, and `python -m train.evaluate --shoe-crop` measures the same thing through serving.)
 
-Session 5's zoom probe found that zooming in lifts street photos (the shoe is small there) and
+The zoom probe (`zoom_probe.py`) found that zooming in lifts street photos (the shoe is small there) and
 costs thumbnails and product shots (the shoe already fills them, and a crop of a 140 px
 thumbnail is an upsampled blur). Its crop around the brand head's own activation map gave
 nothing. This probe finds the shoe with a network that was never fine-tuned on our data: the
@@ -49,7 +49,7 @@ from infer.shoe_crop import LOCATOR_SIZE, footwear_maps, shoe_box  # noqa: E402
 from infer.spec import softmax  # noqa: E402
 from train.config import load_config, to_dict  # noqa: E402
 from train.data import load_sources  # noqa: E402
-from train.run import gather_sources  # noqa: E402
+from train.prepare import gather_sources  # noqa: E402
 
 
 def part_photos(run: Path, part: str) -> pd.DataFrame:

@@ -4,7 +4,7 @@ With `--split val` or `--split test`, the rows it validated or was tested on ins
 recipe can then be trained and judged on exactly the same listings (`data.val_manifests`,
 `data.test_manifests`).
 
-Runs since session 18 write every photo's split (`split.csv`), and the training rows are read
+Runs write every photo's split (`split.csv`), and the training rows are read
 from it. Earlier runs kept only their validation parcels (`val_parcels.csv`) and held-out photos
 (`holdout/`), and the training rows are rebuilt from those. A model that is to warm-start that run's recipe (`model.init`) must not see those
 photos either, or the run's validation and held-out numbers would measure memory. This rebuilds

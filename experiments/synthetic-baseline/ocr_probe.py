@@ -12,7 +12,7 @@ It is never told the generator's typo or country lists.
     python experiments/synthetic-baseline/ocr_probe.py \
         --manifest datasets/synthetic-eval-seed7/manifest.csv \
         --known datasets/synthetic/manifest.csv \
-        --model runs/try16-long/model --out runs/ocr-probe-seed7
+        --model runs/3.7x-budget/model --out runs/ocr-probe-seed7
 
 Needs `apt-get install tesseract-ocr`, or `--reads FILE`: what another reader read, as
 `reader_probe.py read` writes it (its lines carry no spaces, so the genuine lines are compared

@@ -1,6 +1,6 @@
 """A text reader trained on the generator's own labels: does reading catch the label-text fakes?
 
-A probe, not shipped code. Session 9's Tesseract probe read only 43% of genuine "made in" lines
+A probe, not shipped code. The Tesseract probe (`ocr_probe.py`) read only 43% of genuine "made in" lines
 exactly, so a misprint looked like its own noise. This reader is trained for these labels: it
 reads two lines from a whole tag or box photo, the brand name and the "made in" line, supervised
 by the manifest's `printed` column (what the photo prints, typos included) with a CTC loss, so it

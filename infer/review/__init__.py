@@ -1,4 +1,4 @@
-"""The brand liaison's review queue, review page and export (issue #4)."""
+"""The brand liaison's review queue, review page and export."""
 
 from infer.review.enqueue import enqueue, queue_verdict
 from infer.review.queue import AlreadyDecided, QueueError, ReviewQueue

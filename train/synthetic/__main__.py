@@ -24,15 +24,13 @@ def main(argv=None) -> None:
     ap.add_argument("--image-size", type=int, default=224)
     ap.add_argument("--counterfeit-share", type=float, default=0.5)
     ap.add_argument("--workers", type=int, default=None)
-    ap.add_argument("--twins", action="store_true",
-                    help="pair every fake with its genuine twin (same draws, no defects)")
     ap.add_argument("--views", nargs="+", default=None,
                     help="photograph every parcel in exactly these views, e.g. --views label box")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     a = ap.parse_args(argv)
     manifest = generate_dataset(a.out, n_parcels=a.parcels, seed=a.seed, difficulty=a.difficulty,
                                 image_size=a.image_size, counterfeit_share=a.counterfeit_share,
-                                workers=a.workers, progress=not a.quiet, twins=a.twins, views=a.views)
+                                workers=a.workers, progress=not a.quiet, views=a.views)
     print(manifest)
 
 

@@ -181,12 +181,7 @@ def _views(defects, surfaces, rng) -> tuple:
 
 
 def make_parcel(index: int, parcel_id: str, brand_name: str, counterfeit: bool, difficulty,
-                rng: np.random.Generator, twin: bool = False) -> Parcel:
-    """`twin=True` (with `counterfeit=True`): the genuine shoe this fake copies. Every random draw
-    is made as for the fake, so shoe, colourway, size, codes, views and scene are the fake's, and
-    only the flaws are left out: a pair that differs in nothing but the defects."""
-    if twin and not counterfeit:
-        raise ValueError("twin=True draws the genuine twin of a counterfeit parcel: pass counterfeit=True")
+                rng: np.random.Generator) -> Parcel:
     brand = BRANDS[brand_name]
     cw = brand.colourways[int(rng.integers(len(brand.colourways)))]
     colours = {k: _jitter_colour(getattr(cw, k), rng) for k in
@@ -214,24 +209,22 @@ def make_parcel(index: int, parcel_id: str, brand_name: str, counterfeit: bool, 
     printed = country
     if "label_country" in found:
         printed = str(rng.choice([c for c in COUNTRIES if c not in brand.countries]))
-        country = country if twin else printed
+        country = printed
     tag_t, box_t = _texts(brand, size, country, style, model, rng)
     prints = []
     for surface, layout in (("label", labels.tag_layout(brand, tag_t)),
                             ("box", labels.box_layout(brand, box_t))):
         pr = _print_tolerance(layout, rng)
         flawed = _print_flaws(pr, found, surface, surfaces, brand, printed, s, rng)
-        prints.append(pr if twin else flawed)
+        prints.append(flawed)
     tag, box = prints
 
     mark_geom = marks.natural(brand.mark, rng)
     if "logo_geometry" in found:
-        flawed_geom, _ = marks.flawed(brand.mark, rng, s, base=mark_geom)
-        mark_geom = mark_geom if twin else flawed_geom
+        mark_geom, _ = marks.flawed(brand.mark, rng, s, base=mark_geom)
     mark_colour = colours["mark"]
     if "logo_shade" in found:
-        shaded = dz.shaded_mark(colours["mark"], s, rng)
-        mark_colour = mark_colour if twin else shaded
+        mark_colour = dz.shaded_mark(colours["mark"], s, rng)
 
     glue = ()
     if "glue_stain" in found:
@@ -242,12 +235,10 @@ def make_parcel(index: int, parcel_id: str, brand_name: str, counterfeit: bool, 
                       float(0.65 + 0.3 * s)) for x in xs)
     rough = 0.007 + 0.012 * s if "rough_edges" in found else 0.0
     flaws = dz.stitch_flaws(found, s, rng)
-    if twin:
-        glue, rough, flaws = (), 0.0, replace(flaws, wavy=0.0, uneven=0.0, irregular=0.0)
 
     p = Parcel(
-        index=index, parcel_id=parcel_id, brand=brand, counterfeit=counterfeit and not twin,
-        strength=None if twin else strength, defects=() if twin else found, surfaces=surfaces,
+        index=index, parcel_id=parcel_id, brand=brand, counterfeit=counterfeit,
+        strength=strength, defects=found, surfaces=surfaces,
         colours=colours, mark_colour=mark_colour, sil=sil, mark_geom=mark_geom,
         mark_pose=mark_pose, flaws=flaws, tag=tag, box=box, glue=glue, rough=rough,
         wear=wear, dust=dust,

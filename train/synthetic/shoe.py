@@ -144,7 +144,30 @@ def render_side(p, rng: np.random.Generator, size: int):
     if sil["heel_tab"]:
         img = over(img, col["mark"], mask_of(size, [g["heel_tab"]], tf) * upper_m)
 
-    # The mark, clipped to the quarter panel (never over the eyestay or toe cap).
+    img = _side_mark(img, p, g, tf, upper_m, size)
+    if sil["toe_perfs"]:
+        img = _toe_perfs(img, sil, col, tf, k, upper_m, size)
+    img, la = _side_seams_and_laces(img, p, g, tf, k, upper_m, rng, size)
+    img, sole_m, flash_m = _side_sole(img, p, tf, k, rng, size)
+
+    alpha = np.clip(upper_m + behind + tongue_m + sole_m + la[..., 3] / 255 + flash_m, 0, 1)
+    for gx, gr, ga in p.glue:
+        img = _glue_side(img, tf, sil, gx, gr, ga, size, alpha)
+
+    # Volume: darker toward the ground and the back, grain, creases, dust.
+    inv = np.linalg.inv(tf.m)
+    yy, xx = grid(size)
+    local_y = inv[1, 0] * (xx - tf.b[0]) + inv[1, 1] * (yy - tf.b[1])
+    vol = 0.8 + 0.3 * np.clip(local_y / sil["collar_h"], 0, 1)
+    img = img * vol[..., None] * grain(rng, size, size / 9, 0.08)
+    img = _creases(img, tf, sil, col, p.wear, rng, size)
+    img = dust(img, alpha, rng, p.dust, size)
+    return np.clip(img, 0, 255), alpha
+
+
+def _side_mark(img, p, g, tf, upper_m, size):
+    """The mark, clipped to the quarter panel (never over the eyestay or toe cap)."""
+    sil, brand = p.sil, p.brand
     ms = brand.mark_side
     cx = ms["x"] + p.mark_pose[0]
     top = float(_sole_heights(sil, cx)[2])
@@ -157,21 +180,25 @@ def render_side(p, rng: np.random.Generator, size: int):
                   for q in marks.shapes(brand.mark, p.mark_geom)]
     quarter = upper_m * (1 - mask_of(size, [g["eyestay"], g["toe_cap"]], tf))
     mark_m = mask_of(size, mark_polys, tf) * quarter
-    img = over(img, p.mark_colour, mark_m)
+    return over(img, p.mark_colour, mark_m)
 
-    if sil["toe_perfs"]:
-        perf = Image.new("L", (size, size), 0)
-        dp = ImageDraw.Draw(perf)
-        for i in range(4):
-            for j in range(3):
-                x = 0.865 + 0.028 * i
-                y = float(_sole_heights(sil, x)[2]) + 0.03 + 0.022 * j
-                q = tf(np.array([[x, y]]))[0]
-                r = max(0.6, 0.0035 * k)
-                dp.ellipse([q[0] - r, q[1] - r, q[0] + r, q[1] + r], fill=255)
-        img = over(img, shade(col["overlay"], 0.45), np.asarray(perf, np.float32) / 255 * upper_m)
 
-    # Panel edges and stitching, clipped to the upper.
+def _toe_perfs(img, sil, col, tf, k, upper_m, size):
+    perf = Image.new("L", (size, size), 0)
+    dp = ImageDraw.Draw(perf)
+    for i in range(4):
+        for j in range(3):
+            x = 0.865 + 0.028 * i
+            y = float(_sole_heights(sil, x)[2]) + 0.03 + 0.022 * j
+            q = tf(np.array([[x, y]]))[0]
+            r = max(0.6, 0.0035 * k)
+            dp.ellipse([q[0] - r, q[1] - r, q[0] + r, q[1] + r], fill=255)
+    return over(img, shade(col["overlay"], 0.45), np.asarray(perf, np.float32) / 255 * upper_m)
+
+
+def _side_seams_and_laces(img, p, g, tf, k, upper_m, rng, size):
+    """Panel edges and stitching, clipped to the upper, then the laces; (image, lace layer)."""
+    sil, col, brand = p.sil, p.colours, p.brand
     layer = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     d = ImageDraw.Draw(layer)
     edge = shade(col["overlay"], 0.6) + (200,)
@@ -194,9 +221,12 @@ def render_side(p, rng: np.random.Generator, size: int):
     layer = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     _laces(ImageDraw.Draw(layer), tf, g, sil, col, k)
     la = np.asarray(layer, np.float32)
-    img = over_image(img, la[..., :3], la[..., 3] / 255)
+    return over_image(img, la[..., :3], la[..., 3] / 255), la
 
-    # Sole on top of the upper's lower edge.
+
+def _side_sole(img, p, tf, k, rng, size):
+    """The sole on top of the upper's lower edge; (image, sole mask, moulding-flash mask)."""
+    sil, col = p.sil, p.colours
     rough = p.rough * side_scale(p.strength or 0.0, "rough_edges")
     sole_poly = sole_outline(sil, rough, rng)
     sole_m = mask_of(size, [sole_poly], tf)
@@ -218,21 +248,7 @@ def render_side(p, rng: np.random.Generator, size: int):
         dg.line(poly_xy(tf(np.array([[x, gy - 0.01], [x, gy + sil["outsole_h"] * 0.45]]))),
                 fill=200, width=max(1, round(0.004 * k)))
     gm = np.asarray(groove, np.float32) / 255 * sole_m
-    img = over(img, (25, 25, 25), gm * 0.5)
-
-    alpha = np.clip(upper_m + behind + tongue_m + sole_m + la[..., 3] / 255 + flash_m, 0, 1)
-    for gx, gr, ga in p.glue:
-        img = _glue_side(img, tf, sil, gx, gr, ga, size, alpha)
-
-    # Volume: darker toward the ground and the back, grain, creases, dust.
-    inv = np.linalg.inv(tf.m)
-    yy, xx = grid(size)
-    local_y = inv[1, 0] * (xx - tf.b[0]) + inv[1, 1] * (yy - tf.b[1])
-    vol = 0.8 + 0.3 * np.clip(local_y / sil["collar_h"], 0, 1)
-    img = img * vol[..., None] * grain(rng, size, size / 9, 0.08)
-    img = _creases(img, tf, sil, col, p.wear, rng, size)
-    img = dust(img, alpha, rng, p.dust, size)
-    return np.clip(img, 0, 255), alpha
+    return over(img, (25, 25, 25), gm * 0.5), sole_m, flash_m
 
 
 def _laces(d, tf, g, sil, col, k):

