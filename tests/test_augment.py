@@ -47,3 +47,15 @@ def test_a_seeded_draw_is_the_same_in_any_order():
     assert not np.array_equal(data[(0, 7)][0].numpy(), data[(0, 8)][0].numpy())
     _, target, brand = data[2]
     assert float(target) == -1 and int(brand) == 0  # unknown label: left out of that loss
+
+
+def test_synthetic_rows_are_never_mirrored_when_real_ones_are():
+    photo = np.zeros((32, 32, 3), np.uint8)
+    photo[:, :8] = 255
+    photos = np.stack([photo, photo])
+    df = pd.DataFrame({"target": [1.0, 1.0], "brand": ["a", "a"], "synthetic": [False, True]})
+    data = PhotoDataset(photos, df, ["a"], build_augment("none", hflip=True), unmirrored=build_augment("none"))
+    real = [bool(data[(0, seed)][0].numpy()[:, -8:].all()) for seed in range(30)]
+    synthetic = [np.array_equal(data[(1, seed)][0].numpy(), photo) for seed in range(30)]
+    assert any(real) and not all(real)
+    assert all(synthetic)

@@ -247,7 +247,7 @@ def test_readme_opens_with_the_two_commands():
     assert "python -m pytest" in (REPO / ".ci" / "run").read_text()
 
 
-def test_run_writes_its_test_split_as_a_holdout_manifest(smoke_run):
+def test_run_writes_its_test_split_as_a_holdout_manifest(smoke_run, tmp_path):
     # One manifest per source, named after the source's folder.
     (holdout,) = (smoke_run["output_dir"] / "holdout").glob("*.csv")
     assert holdout.stem == smoke_run["manifest"].parent.name
@@ -260,14 +260,19 @@ def test_run_writes_its_test_split_as_a_holdout_manifest(smoke_run):
     assert set(split["split"]) == {"train", "val", "test"}
     assert sorted(split.loc[split["split"] == "test", "path"]) == sorted(held["path"])
     assert (split.groupby("parcel_id")["split"].nunique() == 1).all()
+    scores = tmp_path / "scores" / "photos.csv"
     proc = run_module(
         ["train.evaluate", "--model", str(smoke_run["output_dir"] / "model"), "--manifest", str(holdout),
-         "--by", "view"],
+         "--by", "view", "--photos-out", str(scores)],
         cwd=smoke_run["work"], env=smoke_run["env"],
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["n_photos"] == len(held)
+    # Photo by photo, the shipped model scores what the run scored at its end.
+    per_photo = pd.read_csv(scores).merge(tested[["path", "logit"]], on="path", suffixes=("", "_run"))
+    assert len(per_photo) == len(held)
+    np.testing.assert_allclose(per_photo["logit"], per_photo["logit_run"], atol=1e-3)
     # The same parcels through the shipped model give the run's own test numbers: pooling and
     # parcel recalibration included (ECE is measured on the probability the app is given).
     parcels = pd.read_csv(smoke_run["output_dir"] / "test_parcels.csv")

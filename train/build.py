@@ -15,6 +15,7 @@ from train import tracking
 from train.augment import build_augment
 from train.config import Config
 from train.data import (
+    SAME,
     PhotoDataset,
     brand_class_weights,
     photo_targets,
@@ -64,7 +65,12 @@ def build_model(cfg: Config, brands: list[str], ctx: Context) -> InspectorNet:
 
 def build_training(cfg: Config, net: InspectorNet, rows: pd.DataFrame, images: np.ndarray,
                    brands: list[str], ctx: Context) -> Training:
-    dataset = PhotoDataset(images, rows, brands, build_augment(cfg.train.augment, cfg.train.hflip))
+    # Mirrored photos for real shoes (a left shoe is a mirrored right one), never for the
+    # synthetic parcels, whose mirrored label text is itself a counterfeit cue.
+    unmirrored = SAME
+    if cfg.train.hflip and rows["synthetic"].any():
+        unmirrored = build_augment(cfg.train.augment, False)
+    dataset = PhotoDataset(images, rows, brands, build_augment(cfg.train.augment, cfg.train.hflip), unmirrored)
     loader = build_train_loader(cfg, dataset, rows, ctx)
     class_weights = None
     if cfg.train.brand_balance:

@@ -159,8 +159,8 @@ class TrainConfig:
     # generic filters move least. 1.0 = off.
     layer_decay: float = 1.0
     augment: str = "light"  # none | light | default | strong
-    # Mirror photos in training. Off for the synthetic sets (mirrored label text is itself a
-    # counterfeit cue there); on for real shoes, where left and right shoes are mirror images.
+    # Mirror real photos in training: left and right shoes are mirror images. The built-in
+    # synthetic parcels are never mirrored (mirrored label text is itself a cue there).
     hflip: bool = False
     # Draws per epoch (with per-source weights when several sources); 0 = one pass.
     samples_per_epoch: int = 0

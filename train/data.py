@@ -20,6 +20,7 @@ from infer.photos import PhotoError, load_photo
 from infer.preprocess import letterbox
 
 SPLITS = ("train", "val", "test")
+SAME = object()  # PhotoDataset: synthetic rows take the same augmentation as the others
 
 
 @dataclass
@@ -30,6 +31,8 @@ class Source:
     filters: tuple = ()
     # "any": its parcels may land in any split; "train" / "val" / "test": that split only.
     role: str = "any"
+    # The built-in generated parcels (never mirrored: their mirrored label text is a cue).
+    synthetic: bool = False
 
     @property
     def name(self) -> str:
@@ -81,6 +84,7 @@ def load_sources(sources: list[Source]) -> pd.DataFrame:
         df["source_name"] = src.name
         df["source_weight"] = src.weight
         df["role"] = src.role
+        df["synthetic"] = src.synthetic
         frames.append(df)
     if not frames:
         raise ValueError("no data sources: enable data.synthetic or list data.manifests")
@@ -259,11 +263,17 @@ def _annotated(df: pd.DataFrame, column: str = "visible_defects") -> pd.Series:
 
 class PhotoDataset(Dataset):
     """Decoded photos in memory; augmentation on the fly. Yields uint8 HWC images so the
-    normalisation happens once per batch, in the shared `infer.preprocess.normalize`."""
+    normalisation happens once per batch, in the shared `infer.preprocess.normalize`.
+    `unmirrored`, if given (None included: no augmentation), replaces `augment` for the rows
+    where `df["synthetic"]` is set."""
 
-    def __init__(self, images: np.ndarray, df: pd.DataFrame, brands: list[str], augment=None):
+    def __init__(self, images: np.ndarray, df: pd.DataFrame, brands: list[str], augment=None,
+                 unmirrored=SAME):
         self.images = images
         self.augment = augment
+        self.unmirrored = unmirrored
+        self.synthetic = (df["synthetic"].to_numpy(bool) if "synthetic" in df
+                          else np.zeros(len(df), bool))
         target = df["train_target"] if "train_target" in df else df["target"]
         self.target = torch.tensor(target.fillna(-1).to_numpy(), dtype=torch.float32)
         index = {b: i for i, b in enumerate(brands)}
@@ -278,10 +288,11 @@ class PhotoDataset(Dataset):
         any resume."""
         i, seed = item if isinstance(item, tuple) else (item, None)
         image = self.images[i]
-        if self.augment is not None:
+        augment = self.unmirrored if self.unmirrored is not SAME and self.synthetic[i] else self.augment
+        if augment is not None:
             if seed is not None:
-                self.augment.set_random_seed(seed)
-            image = self.augment(image=image)["image"]
+                augment.set_random_seed(seed)
+            image = augment(image=image)["image"]
         return torch.from_numpy(np.ascontiguousarray(image)), self.target[i], self.brand[i]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -48,8 +49,13 @@ def parcels_of(photos: pd.DataFrame, brand_probs: np.ndarray, inspector: Inspect
     )
 
 
-def evaluate(inspector: Inspector, manifest: str, by: str | None = None) -> dict:
+def evaluate(inspector: Inspector, manifest: str, by: str | None = None,
+             photos_out: str | None = None) -> dict:
     photos, brand_probs, errors = score_manifest(inspector, manifest)
+    if photos_out:
+        Path(photos_out).parent.mkdir(parents=True, exist_ok=True)
+        photos[["path", "parcel_id", "target", "logit", "brand", "brand_pred"]].to_csv(
+            photos_out, index=False, float_format="%.6g")
     if by and by not in photos.columns:
         raise ManifestError(f"{manifest}: no column {by!r} to break results down by")
     readable = np.isfinite(photos["logit"].to_numpy())
@@ -95,10 +101,13 @@ def main(argv=None) -> int:
                         "has model.onnx)")
     parser.add_argument("--shoe-crop", action=argparse.BooleanOptionalAction, default=None,
                         help="as `python -m infer --shoe-crop` (default: as the package says)")
+    parser.add_argument("--photos-out", default=None,
+                        help="also write every photo's score (path, parcel_id, target, logit, brand, "
+                        "brand_pred) to this CSV, to compare models photo by photo")
     args = parser.parse_args(argv)
     try:
         inspector = Inspector.load(args.model, backend=args.backend, shoe_crop=args.shoe_crop)
-        result = evaluate(inspector, args.manifest, args.by)
+        result = evaluate(inspector, args.manifest, args.by, args.photos_out)
     except (ManifestError, LookupError, FileNotFoundError, PackageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

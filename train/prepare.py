@@ -51,7 +51,7 @@ def gather_sources(cfg: Config) -> tuple[list[Source], Path | None]:
     if cfg.data.synthetic.enabled:
         manifest = ensure_synthetic(cfg.data.synthetic)
         synthetic_dir = manifest.parent
-        sources.append(Source(manifest, cfg.data.synthetic.weight))
+        sources.append(Source(manifest, cfg.data.synthetic.weight, synthetic=True))
     sources += [parse_source(entry) for entry in cfg.data.manifests]
     sources += [parse_source(entry, role="val") for entry in cfg.data.val_manifests]
     sources += [parse_source(entry, role="test") for entry in cfg.data.test_manifests]
