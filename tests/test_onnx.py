@@ -158,3 +158,19 @@ def test_serving_through_onnx_never_imports_torch(model_dir, test_photos):
 def test_unknown_backend_is_refused(model_dir):
     with pytest.raises(ValueError, match="backend.*'tensorrt'"):
         Inspector.load(model_dir, backend="tensorrt")
+
+
+def test_the_logged_model_asks_for_torch_only_where_serving_runs_it(tmp_path):
+    import json
+
+    from train.tracking.model import requirements_for
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "inspector.json").write_text(json.dumps({"net": {"shoe_crop": False}}))
+    assert any(r.startswith("torch") for r in requirements_for(package))  # no graph: eager
+    (package / ONNX_FILE).write_bytes(b"graph")
+    served = requirements_for(package)
+    assert "onnxruntime>=1.20,<2" in served and not any(r.startswith(("torch", "timm")) for r in served)
+    (package / "inspector.json").write_text(json.dumps({"net": {"shoe_crop": True}}))
+    assert any(r.startswith("torch") for r in requirements_for(package))

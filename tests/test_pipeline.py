@@ -551,4 +551,4 @@ def test_a_single_split_run_logged_later_is_registered_like_a_tracked_one(smoke_
     assert json.loads((tmp_path / "one" / "model" / "inspector.json").read_text())["model"]["run_id"] is None
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     served = Inspector.load("models:/offline-inspector@candidate")
-    assert served.meta["model"]["run_id"] == run_id and served.identity["version"] == version.version
+    assert served.meta["model"]["run_id"] == run_id and served.identity["version"] == str(version.version)

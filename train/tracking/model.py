@@ -31,7 +31,8 @@ TORCH_REQUIREMENTS = ["torch>=2.4", "timm>=1.0,<2", "efficientnet-lite0-pytorch-
 
 def requirements_for(package_dir: Path) -> list[str]:
     """The pyfunc's pip requirements: PyTorch only where the served package runs it."""
-    meta = json.loads((Path(package_dir) / "inspector.json").read_text())
+    spec_file = Path(package_dir) / "inspector.json"
+    meta = json.loads(spec_file.read_text()) if spec_file.is_file() else {}
     eager = model_config(package_dir)["backend"] == "torch" or meta.get("net", {}).get("shoe_crop")
     return PIP_REQUIREMENTS + (TORCH_REQUIREMENTS if eager else [])
 
