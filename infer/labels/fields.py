@@ -1,0 +1,152 @@
+"""Fields of a shoe label, parsed from the lines a text reader found on one photo.
+
+Formats are the brands' own: Nike and Jordan style codes `NNNNNN-NNN` or `AANNNN-NNN` (boxes
+print them without the dash), adidas article numbers (`B37571`, `GX1234`), the two production
+dates of a Nike size tag (MM/DD/YY), a UPC-A or EAN-13 under the barcode (tags print it as 14
+digits, zero-padded), sizes marked US / UK / EUR / CM, the "made in" line in the usual languages,
+and on a box label the colourway and the model name.
+
+Everything here is plain text handling, so a liaison can read what counts as a field and a test
+can pin every format; the checks that compare fields live in `infer.labels.checks`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+# "Made in" in the languages printed on shoe labels, and country names to one English spelling.
+MADE_IN = re.compile(
+    r"(?:MADE\s*IN|FABRIQU[EÉ]\s*(?:EN|AU|AUX)|HECHO\s*EN|FABRICADO\s*EN|FABBRICATO\s*IN|"
+    r"HERGESTELLT\s*IN|FEITO\s*(?:NO|NA|EM)|GEMAAKT\s*IN|WYPRODUKOWANO\s*W)\s*[:.]?\s*([A-ZÀ-Ý][A-ZÀ-Ý .]{1,20})")
+COUNTRIES = {
+    "CHINA": ("CHINA", "CHINE", "CINA", "CHINY", "P.R.C", "PRC"),
+    "VIETNAM": ("VIETNAM", "VIET NAM", "VIỆT NAM", "VIETNAME", "WIETNAM"),
+    "INDONESIA": ("INDONESIA", "INDONESIE", "INDONÉSIE", "INDONEZJA", "INDONESIEN"),
+    "INDIA": ("INDIA", "INDE", "INDIEN", "INDIE"),
+    "THAILAND": ("THAILAND", "THAILANDE", "THAÏLANDE", "TAILANDIA", "TAJLANDIA"),
+    "CAMBODIA": ("CAMBODIA", "CAMBODGE", "CAMBOYA", "KAMBODSCHA", "KAMBODZA"),
+    "MYANMAR": ("MYANMAR", "BURMA", "BIRMANIE"),
+    "BANGLADESH": ("BANGLADESH",),
+    "PAKISTAN": ("PAKISTAN",),
+    "TAIWAN": ("TAIWAN",),
+    "KOREA": ("KOREA", "COREE", "CORÉE", "COREA"),
+    "BRAZIL": ("BRAZIL", "BRESIL", "BRÉSIL", "BRASIL", "BRASILIEN"),
+    "ITALY": ("ITALY", "ITALIE", "ITALIA", "ITALIEN"),
+    "PORTUGAL": ("PORTUGAL",),
+    "USA": ("USA", "U.S.A", "UNITED STATES", "ETATS-UNIS", "ESTADOS UNIDOS"),
+}
+# "Made in China" and its neighbours as printed in Chinese (制造 / 製造 / 产 / 製).
+MADE_IN_CHINESE = {"中国": "CHINA", "越南": "VIETNAM", "印度尼西亚": "INDONESIA", "印尼": "INDONESIA",
+                   "印度": "INDIA", "泰国": "THAILAND", "柬埔寨": "CAMBODIA", "缅甸": "MYANMAR"}
+CHINESE_MADE = re.compile(r"(中国|越南|印度尼西亚|印尼|印度|泰国|柬埔寨|缅甸)\s*(?:制造|製造|生产|产|製)")
+
+NIKE_STYLE = re.compile(r"(?<![A-Z0-9])([A-Z]{2}\d{4}|\d{6})\s?[-–—]?\s?(\d{3})(?![0-9])")
+ADIDAS_STYLE = re.compile(r"(?<![A-Z0-9])([A-Z]{1,2}\d{4,5})(?![A-Z0-9])")
+DATE = re.compile(r"(?<!\d)(\d{2})\s?[/.]\s?(\d{2})\s?[/.]\s?(\d{2})(?!\d)")
+DIGIT_RUN = re.compile(r"(?<!\d)(\d[\d ]{10,17}\d)(?!\d)")
+SIZE = {
+    "us": re.compile(r"(?<![A-Z])US\s*(?:MEN'?S|M|W|WMNS)?\s*(\d{1,2}(?:[.,]5)?\s?[YCK]?)(?![\d.])"),
+    "uk": re.compile(r"(?<![A-Z])UK\s*(\d{1,2}(?:[.,]5)?)(?![\d.])"),
+    "eur": re.compile(r"(?<![A-Z])EUR?\s*(\d{2}(?:[.,]5)?(?:\s?[12]/3)?)(?![\d.])"),
+    "cm": re.compile(r"(?<![A-Z])CM\s*(\d{2}(?:[.,]5)?)(?![\d.])"),
+}
+COLOURWAY = re.compile(r"\b([A-Z]{2,}(?: [A-Z]{2,})*\s?/\s?[A-Z ]{2,}(?:-[A-Z ]{2,})*)\b")
+MODEL_WORDS = ("AIR JORDAN", "JORDAN", "AJ1", "AIR FORCE", "DUNK", "AIR MAX", "BLAZER", "SUPERSTAR",
+               "STAN SMITH", "SAMBA", "GAZELLE", "CAMPUS", "FORUM", "ULTRABOOST", "YEEZY")
+
+
+@dataclass
+class Fields:
+    """What one photo's label says; None / empty where the photo does not show it."""
+
+    made_in: str | None = None
+    style_code: str | None = None
+    production_dates: list[str] = field(default_factory=list)  # ISO dates, in reading order
+    gtin: str | None = None  # 14 digits, zero-padded (a UPC-A or EAN-13 as printed)
+    gtin_check_digit_ok: bool | None = None
+    sizes: dict[str, str] = field(default_factory=dict)  # us / uk / eur / cm
+    colourway: str | None = None
+    model_name: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def empty(self) -> bool:
+        return not any(v for v in asdict(self).values())
+
+
+def country(name: str) -> str | None:
+    """One English spelling for a country as printed in any of the usual languages."""
+    cleaned = re.sub(r"[^A-ZÀ-Ý ]", " ", name.upper()).strip()
+    squeezed = cleaned.replace(" ", "")
+    for canonical, spellings in COUNTRIES.items():
+        for s in spellings:
+            token = re.sub(r"[^A-ZÀ-Ý ]", " ", s).strip()
+            if cleaned.startswith(token) or squeezed.startswith(token.replace(" ", "")):
+                return canonical
+    return None
+
+
+def gtin_check_digit_ok(digits: str) -> bool:
+    """GS1 check digit of a UPC-A / EAN-13 / GTIN-14 (any length, the last digit checks)."""
+    body, check = digits[:-1], int(digits[-1])
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return (10 - total % 10) % 10 == check
+
+
+def production_date(mm: str, dd: str, yy: str) -> date | None:
+    """A Nike tag's MM/DD/YY date, or None when it is no calendar date."""
+    try:
+        return date(2000 + int(yy), int(mm), int(dd))
+    except ValueError:
+        return None
+
+
+def parse(lines: list[str], brand: str | None = None) -> Fields:
+    """Fields of one photo from its text lines (in reading order)."""
+    text = "\n".join(line.upper() for line in lines)
+    out = Fields()
+    match = MADE_IN.search(text.replace("\n", " "))
+    if match:
+        out.made_in = country(match.group(1))
+    if out.made_in is None:
+        chinese = CHINESE_MADE.search(text)
+        if chinese:
+            out.made_in = MADE_IN_CHINESE[chinese.group(1)]
+    out.style_code = _style_code(text, brand)
+    out.production_dates = [d.isoformat() if d else "invalid" for d in
+                            (production_date(*m.groups()) for m in DATE.finditer(text))][:2]
+    out.gtin, out.gtin_check_digit_ok = _gtin(text)
+    flat = text.replace("\n", " ")
+    out.sizes = {k: m.group(1).replace(",", ".").replace(" ", "") for k, rx in SIZE.items()
+                 if (m := rx.search(flat))}
+    for line in lines:
+        upper = line.upper().strip()
+        if out.colourway is None and (m := COLOURWAY.search(upper)) and not DATE.search(upper):
+            out.colourway = re.sub(r"\s*/\s*", "/", m.group(1)).strip()
+        if out.model_name is None and any(w in upper.replace(" ", "") for w in
+                                          (m.replace(" ", "") for m in MODEL_WORDS)):
+            out.model_name = upper
+    return out
+
+
+def _style_code(text: str, brand: str | None) -> str | None:
+    nike = NIKE_STYLE.search(text.replace("\n", " "))
+    if nike and brand in (None, "", "nike", "jordan"):
+        return f"{nike.group(1)}-{nike.group(2)}"
+    if brand == "adidas" or "ADIDAS" in text:
+        adidas = ADIDAS_STYLE.search(text)
+        if adidas:
+            return adidas.group(1)
+    return None
+
+
+def _gtin(text: str) -> tuple[str | None, bool | None]:
+    """The barcode number: the first run of 12-14 digits (spaces allowed inside), as GTIN-14."""
+    for match in DIGIT_RUN.finditer(text.replace("\n", " ")):
+        digits = match.group(1).replace(" ", "")
+        if len(digits) in (12, 13, 14):
+            return digits.zfill(14), gtin_check_digit_ok(digits)
+    return None, None
