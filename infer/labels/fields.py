@@ -47,10 +47,10 @@ ADIDAS_STYLE = re.compile(r"(?<![A-Z0-9])([A-Z]{1,2}\d{4,5})(?![A-Z0-9])")
 DATE = re.compile(r"(?<!\d)(\d{2})\s?[/.]\s?(\d{2})\s?[/.]\s?(\d{2})(?!\d)")
 DIGIT_RUN = re.compile(r"(?<!\d)(\d[\d ]{10,17}\d)(?!\d)")
 SIZE = {
-    "us": re.compile(r"(?<![A-Z])US\s*(?:MEN'?S|M|W|WMNS)?\s*(\d{1,2}(?:[.,]5)?\s?[YCK]?)(?![\d.])"),
-    "uk": re.compile(r"(?<![A-Z])UK\s*(\d{1,2}(?:[.,]5)?)(?![\d.])"),
-    "eur": re.compile(r"(?<![A-Z])EUR?\s*(\d{2}(?:[.,]5)?(?:\s?[12]/3)?)(?![\d.])"),
-    "cm": re.compile(r"(?<![A-Z])CM\s*(\d{2}(?:[.,]5)?)(?![\d.])"),
+    "us": re.compile(r"(?<![A-Z])US\s*(?:MEN'?S|M|W|WMNS)?\s*(\d{1,2}(?:[.,]5)?\s?[YCK]?)(?![\d./])"),
+    "uk": re.compile(r"(?<![A-Z])UK\s*(\d{1,2}(?:[.,]5)?)(?![\d./])"),
+    "eur": re.compile(r"(?<![A-Z])EUR?\s*(\d{2}(?:[.,]5)?(?:\s?[12]/3)?)(?![\d./])"),
+    "cm": re.compile(r"(?<![A-Z])CM\s*(\d{2}(?:[.,]5)?)(?![\d./])"),
 }
 COLOURWAY = re.compile(r"\b([A-Z]{2,}(?: [A-Z]{2,})*\s?/\s?[A-Z ]{2,}(?:-[A-Z ]{2,})*)\b")
 MODEL_WORDS = ("AIR JORDAN", "JORDAN", "AJ1", "AIR FORCE", "DUNK", "AIR MAX", "BLAZER", "SUPERSTAR",
@@ -104,8 +104,10 @@ def production_date(mm: str, dd: str, yy: str) -> date | None:
         return None
 
 
-def parse(lines: list[str], brand: str | None = None) -> Fields:
-    """Fields of one photo from its text lines (in reading order)."""
+def parse(lines: list[str], brand: str | None = None, boxes: list | None = None) -> Fields:
+    """Fields of one photo from its text lines (in reading order). With `boxes` (each line's four
+    corners), sizes printed as a table (a row of US / UK / EUR / CM over a row of numbers) are
+    read by position as well."""
     text = "\n".join(line.upper() for line in lines)
     out = Fields()
     match = MADE_IN.search(text.replace("\n", " "))
@@ -122,6 +124,8 @@ def parse(lines: list[str], brand: str | None = None) -> Fields:
     flat = text.replace("\n", " ")
     out.sizes = {k: m.group(1).replace(",", ".").replace(" ", "") for k, rx in SIZE.items()
                  if (m := rx.search(flat))}
+    if boxes is not None:
+        out.sizes = {**table_sizes(lines, boxes), **out.sizes}
     for line in lines:
         upper = line.upper().strip()
         if out.colourway is None and (m := COLOURWAY.search(upper)) and not DATE.search(upper):
@@ -150,3 +154,37 @@ def _gtin(text: str) -> tuple[str | None, bool | None]:
         if len(digits) in (12, 13, 14):
             return digits.zfill(14), gtin_check_digit_ok(digits)
     return None, None
+
+
+SIZE_HEADERS = {"US": "us", "USA": "us", "UK": "uk", "EUR": "eur", "EU": "eur", "EURO": "eur", "CM": "cm"}
+SIZE_VALUE = re.compile(r"^\d{1,2}(?:[.,]5)?Y?$")
+
+
+def _words(lines: list[str], boxes: list) -> list[tuple[str, float, float, float]]:
+    """(word, x centre, y centre, line height) of every word, its x placed along its line's box
+    by its character offset (a line's box is straight enough for that)."""
+    out = []
+    for text, box in zip(lines, boxes, strict=True):
+        b = [[float(v) for v in p] for p in box]
+        (x0, y0), (x1, y1), _, (x3, y3) = b[0], b[1], b[2], b[3]
+        height = max(1.0, ((x3 - x0) ** 2 + (y3 - y0) ** 2) ** 0.5)
+        n = max(1, len(text))
+        for m in re.finditer(r"\S+", text.upper()):
+            t = (m.start() + m.end()) / 2 / n
+            out.append((m.group(0), x0 + t * (x1 - x0), y0 + t * (y1 - y0) + height / 2, height))
+    return out
+
+
+def table_sizes(lines: list[str], boxes: list) -> dict[str, str]:
+    """Sizes printed as a table: under each header word, the nearest size-like number."""
+    words = _words(lines, boxes)
+    values = [w for w in words if SIZE_VALUE.match(w[0])]
+    sizes: dict[str, str] = {}
+    for word, x, y, h in words:
+        key = SIZE_HEADERS.get(word.strip(".:"))
+        if key is None or key in sizes:
+            continue
+        below = [(abs(vx - x), v) for v, vx, vy, _ in values if 0.3 * h < vy - y < 3.5 * h and abs(vx - x) < 2.5 * h]
+        if below:
+            sizes[key] = min(below)[1].replace(",", ".")
+    return sizes
