@@ -1,0 +1,127 @@
+"""How well the label reader reads real labels: per-field exact match against a person's reading.
+
+For every photo of the ground truth (`datasets/label-truth/aj1-legit-check.csv`, one row per photo,
+keyed by sha256) the reader (`infer.labels`) reads the photo and the parser takes its fields. A
+field is scored on the photos where the person could read it (not empty, not `unreadable`):
+exact match after the normalisation the parser promises (country in English, style code with its
+dash, dates as calendar dates in either order, barcode digits without leading zeros, sizes as
+numbers). Also reported: which photos the reader found print on, against the person's `kind`,
+and the time per photo.
+
+    python experiments/label-reading/evaluate.py --truth datasets/label-truth/aj1-legit-check.csv \\
+        --photos ../shared/data/aj1-legit-check --out runs/label-reading/aj1-legit-check
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from infer.labels.fields import Fields, parse  # noqa: E402
+from infer.labels.reader import engine, read_photo  # noqa: E402
+from infer.photos import PhotoError, load_photo  # noqa: E402
+
+FIELDS = ("made_in", "style_code", "dates", "gtin", "size_us", "size_uk", "size_eur", "size_cm")
+READABLE = ("size_tag", "box_label")
+
+
+def _number(text: str) -> str:
+    t = text.strip().upper().replace(",", ".")
+    kid = t.endswith("Y")
+    try:
+        value = float(t.rstrip("Y"))
+    except ValueError:
+        return t
+    return f"{value:g}{'Y' if kid else ''}"
+
+
+def _date(mmddyy: str) -> str | None:
+    from infer.labels.fields import production_date
+
+    parts = mmddyy.strip().split("/")
+    if len(parts) != 3:
+        return None
+    got = production_date(*parts)
+    return got.isoformat() if got else None
+
+
+def truth_value(row: dict, name: str):
+    """The person's reading of field `name`, normalised; None where it cannot be scored."""
+    if name == "dates":
+        a, b = row["date_start"], row["date_end"]
+        if not a or not b or "unreadable" in (a, b):
+            return None
+        return tuple(sorted(d for d in (_date(a), _date(b)) if d))
+    value = row[name]
+    if not value or value == "unreadable":
+        return None
+    if name == "gtin":
+        return value.lstrip("0")
+    if name.startswith("size_"):
+        return _number(value)
+    return value.strip().upper()
+
+
+def read_value(fields: Fields, name: str):
+    if name == "dates":
+        return tuple(sorted(d for d in fields.production_dates if d != "invalid")) or None
+    if name == "gtin":
+        return fields.gtin.lstrip("0") if fields.gtin else None
+    if name.startswith("size_"):
+        got = fields.sizes.get(name[5:])
+        return _number(got) if got else None
+    return getattr(fields, name)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--truth", type=Path, required=True)
+    ap.add_argument("--photos", type=Path, required=True, help="the folder the truth's `file` paths are in")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--kinds", nargs="+", default=list(READABLE), help="photo kinds to read")
+    args = ap.parse_args(argv)
+    rows = [r for r in csv.DictReader(args.truth.open()) if r["kind"] in args.kinds]
+    engine()  # built once, outside the per-photo times
+    args.out.mkdir(parents=True, exist_ok=True)
+    scored = {name: [0, 0] for name in FIELDS}
+    per_photo, times = [], []
+    for row in rows:
+        try:
+            photo = load_photo(args.photos / row["file"])
+        except PhotoError as exc:
+            per_photo.append({"file": row["file"], "error": str(exc)})
+            continue
+        start = time.perf_counter()
+        text = read_photo(photo)
+        fields = parse(text.texts(), boxes=[line.box for line in text.lines])
+        times.append(time.perf_counter() - start)
+        record = {"file": row["file"], "kind": row["kind"], "lines": text.texts(), "reason": text.reason,
+                  "seconds": round(times[-1], 3), "fields": fields.to_dict(), "match": {}}
+        for name in FIELDS:
+            want = truth_value(row, name)
+            if want is None:
+                continue
+            got = read_value(fields, name)
+            scored[name][0] += got == want
+            scored[name][1] += 1
+            record["match"][name] = {"truth": want, "read": got, "ok": got == want}
+        per_photo.append(record)
+    summary = {
+        "photos": len(per_photo),
+        "exact_match": {n: {"right": r, "of": t, "share": round(r / t, 3) if t else None}
+                        for n, (r, t) in scored.items()},
+        "seconds_per_photo_p50": round(sorted(times)[len(times) // 2], 3) if times else None,
+    }
+    (args.out / "photos.json").write_text(json.dumps(per_photo, indent=1, default=list))
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
