@@ -40,6 +40,12 @@ def parse_args(argv):
     parser.add_argument("--shoe-crop", action=argparse.BooleanOptionalAction, default=None,
                         help="also read the brand from a crop around the shoe (default: as the "
                         "model package says; infer/shoe_crop.py)")
+    parser.add_argument("--labels", action=argparse.BooleanOptionalAction, default=True,
+                        help="read and check the print on the photos: size tag, box label "
+                        "(default on; about a second a parcel)")
+    parser.add_argument("--dispatch-country", default=None,
+                        help="country the parcel was posted from, checked against the labels' "
+                        "\"made in\" (a manifest gives it as a `dispatch_country` column)")
     parser.add_argument("--parcel-id", default=None)
     parser.add_argument("--json", action="store_true", help="one compact JSON line")
     parser.add_argument("--manifest", help="judge every parcel of this manifest CSV")
@@ -79,6 +85,14 @@ def finished_parcels(out_path: Path) -> set[str]:
     return done
 
 
+def _parcel_value(group, column: str) -> str | None:
+    """A parcel-level manifest column: its first non-empty value among the parcel's rows."""
+    if column not in group:
+        return None
+    values = [str(v).strip() for v in group[column] if isinstance(v, str) and v.strip()]
+    return values[0] if values else None
+
+
 def judge_manifest(inspector, manifest: str, out: str, on_verdict=None) -> int:
     """Judge every parcel of a manifest into a JSONL file, resumably: each record is flushed
     and fsynced before the next parcel, and a rerun skips parcels already written."""
@@ -97,7 +111,8 @@ def judge_manifest(inspector, manifest: str, out: str, on_verdict=None) -> int:
     with out_path.open("a") as sink:
         for pid, group in tqdm(groups, desc="parcels", unit="parcel"):
             try:
-                verdict = inspector.inspect(list(group["path"]), parcel_id=str(pid))
+                verdict = inspector.inspect(list(group["path"]), parcel_id=str(pid),
+                                            dispatch_country=_parcel_value(group, "dispatch_country"))
                 record = verdict.to_dict()
                 if on_verdict is not None:
                     on_verdict(verdict, list(group["path"]))
@@ -118,7 +133,8 @@ def main(argv=None) -> int:
     from infer.package import PackageError
 
     try:
-        inspector = Inspector.load(args.model, backend=args.backend, shoe_crop=args.shoe_crop)
+        inspector = Inspector.load(args.model, backend=args.backend, shoe_crop=args.shoe_crop,
+                                   labels=args.labels)
     except (LookupError, FileNotFoundError, PackageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -143,7 +159,7 @@ def main(argv=None) -> int:
             return 2
     photos = expand(args.photos)
     try:
-        verdict = inspector.inspect(photos, parcel_id=args.parcel_id)
+        verdict = inspector.inspect(photos, parcel_id=args.parcel_id, dispatch_country=args.dispatch_country)
     except NoReadablePhotos as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

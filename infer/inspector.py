@@ -19,7 +19,7 @@ from infer.photos import PhotoError, PhotoSource, describe, load_photo
 from infer.pooling import pool_brand, pool_logits, sigmoid
 from infer.preprocess import letterbox
 from infer.spec import NetSpec, softmax
-from infer.verdict import ParcelVerdict, PhotoResult, Thresholds, decide
+from infer.verdict import ParcelVerdict, PhotoResult, Thresholds, decide, with_label_checks
 
 if TYPE_CHECKING:
     from infer.model import InspectorNet
@@ -47,6 +47,9 @@ class PhotoScores:
     brand_probs: np.ndarray  # [N, B]
     errors: list[str | None]
     ood_score: np.ndarray | None = None  # [N], NaN where unreadable; None without a density
+    # What each photo prints (infer.labels.PhotoText; None where the photo was unreadable);
+    # None when labels were not read.
+    texts: list | None = None
 
 
 class Inspector:
@@ -57,7 +60,7 @@ class Inspector:
 
     def __init__(self, meta: dict[str, Any], identity: dict | None = None,
                  ood: FeatureDensity | None = None, *, net: InspectorNet | None = None,
-                 package: Path | None = None):
+                 package: Path | None = None, labels: bool = False):
         """`net`: the eager network, or None to build it from `package` when first needed (an
         inspector serving through onnxruntime never does, so it never imports torch)."""
         if net is None and package is None:
@@ -65,6 +68,9 @@ class Inspector:
         self._net = None if net is None else net.eval()
         self.package = package
         self.onnx = None  # an infer.onnx_backend.OnnxNet running the network's graph instead, if set
+        # Read the print on every photo (size tags, box labels) and check it (infer.labels);
+        # `Inspector.load` turns it on unless asked not to.
+        self.read_labels = labels
         self.ood = ood
         self.meta = meta
         self.spec = net.spec if net is not None else NetSpec.from_dict(meta["net"])
@@ -97,12 +103,13 @@ class Inspector:
 
     @classmethod
     def load(cls, uri: str | Path | None = None, backend: str = "torch",
-             shoe_crop: bool | None = None) -> Inspector:
+             shoe_crop: bool | None = None, labels: bool = True) -> Inspector:
         """From a model folder, an MLflow model URI (models:/, runs:/), or, with no argument,
         the newest registered version of `counterfeit-inspector`. `backend`: "torch" (eager),
         "onnx" (onnxruntime on the package's model.onnx; torch is not even imported when the
         package has one) or "auto" (onnx when the package has model.onnx, else torch).
-        `shoe_crop`: True or False overrides the package's `NetSpec.shoe_crop`."""
+        `shoe_crop`: True or False overrides the package's `NetSpec.shoe_crop`. `labels`: read
+        and check the print on the photos (about a second a parcel on 2 cores)."""
         from infer.onnx_backend import ONNX_FILE
         from infer.registry import resolve
 
@@ -121,6 +128,7 @@ class Inspector:
         inspector = cls(meta, identity, FeatureDensity.load(package), net=net, package=package)
         if shoe_crop is not None:
             inspector.spec.shoe_crop = bool(shoe_crop)
+        inspector.read_labels = bool(labels)
         if backend == "onnx":
             from infer.onnx_backend import OnnxNet
 
@@ -140,6 +148,14 @@ class Inspector:
         from infer.shoe_crop import CROP_DECODE_FACTOR
 
         return load_photo(source, name=name, min_size=CROP_DECODE_FACTOR * self.spec.image_size)
+
+    def _decode_for_labels(self, source: PhotoSource, name: str) -> Image.Image | None:
+        """With `read_labels`: the photo at the resolution its print is read from."""
+        if not self.read_labels:
+            return None
+        from infer.labels import DECODE_SIDE
+
+        return load_photo(source, name=name, min_size=DECODE_SIDE)
 
     def _shoe_crop_probs(self, images: list[Image.Image]) -> tuple[np.ndarray, list[int]]:
         """Brand probabilities of the crops around the shoe, and which photos got a crop."""
@@ -172,7 +188,7 @@ class Inspector:
 
         def decode(pair):
             try:
-                return (self._decode(*pair), self._decode_for_crop(*pair)), None
+                return (self._decode(*pair), self._decode_for_crop(*pair), self._decode_for_labels(*pair)), None
             except PhotoError as exc:
                 return None, exc.reason
 
@@ -186,6 +202,11 @@ class Inspector:
             decoded = [decode(pair) for pair in pairs]
         arrays = [a[0] for a, _ in decoded if a is not None]
         bigs = [a[1] for a, _ in decoded if a is not None]
+        texts = None
+        if self.read_labels:
+            from infer.labels import reader
+
+            texts = [None if a is None else reader.read_photo(a[2]) for a, _ in decoded]
         errors = [e for _, e in decoded]
         ok = [i for i, (a, _) in enumerate(decoded) if a is not None]
         n, b = len(names), len(self.brands)
@@ -201,10 +222,11 @@ class Inspector:
             logit[ok], probs[ok] = cf, br
             if ood is not None:
                 ood[ok] = scores
-        return PhotoScores(names, logit, probs, errors, ood)
+        return PhotoScores(names, logit, probs, errors, ood, texts)
 
     # -- parcels ------------------------------------------------------------------------------
-    def verdict_from_scores(self, scores: PhotoScores, parcel_id: str) -> ParcelVerdict:
+    def verdict_from_scores(self, scores: PhotoScores, parcel_id: str,
+                            dispatch_country: str | None = None) -> ParcelVerdict:
         photos, good = [], []
         for i, name in enumerate(scores.names):
             if scores.errors[i] is not None:
@@ -238,6 +260,13 @@ class Inspector:
             # Whatever the score says, a photo of something else is not evidence about a shoe.
             verdict = "review"
             reasons.append("not_a_shoe")
+        labels, checks = [], []
+        if scores.texts is not None:
+            from infer.labels import failed_reasons, parcel_evidence
+
+            labels, outcomes = parcel_evidence(scores.texts, scores.names, self.brands[k], dispatch_country)
+            verdict, reasons = with_label_checks(verdict, reasons, failed_reasons(outcomes))
+            checks = [o.to_dict() for o in outcomes]
         return ParcelVerdict(
             parcel_id=parcel_id,
             verdict=verdict,
@@ -247,6 +276,8 @@ class Inspector:
             photos=photos,
             model=dict(self.identity),
             reasons=reasons,
+            labels=labels,
+            label_checks=checks,
         )
 
     def inspect(
@@ -254,8 +285,11 @@ class Inspector:
         photos: Iterable[PhotoSource],
         parcel_id: str | None = None,
         names: Sequence[str] | None = None,
+        dispatch_country: str | None = None,
     ) -> ParcelVerdict:
-        """Judge one parcel from its photos (paths, bytes or PIL images).
+        """Judge one parcel from its photos (paths, bytes or PIL images). `dispatch_country`:
+        where the parcel was posted from (the manifest's or the app's record), checked against
+        the labels' "made in".
 
         Unreadable photos get an `error` entry and the parcel is judged on the rest; if none can
         be read, NoReadablePhotos is raised naming each file and why.
@@ -264,7 +298,7 @@ class Inspector:
         scores = self.score_photos(sources, names)
         if parcel_id is None:
             parcel_id = _default_parcel_id(sources)
-        return self.verdict_from_scores(scores, parcel_id)
+        return self.verdict_from_scores(scores, parcel_id, dispatch_country)
 
 
 def _default_parcel_id(sources: list[PhotoSource]) -> str:

@@ -49,6 +49,11 @@ class ParcelVerdict:
     photos: list[PhotoResult]
     model: dict[str, Any]
     reasons: list[str] = field(default_factory=list)
+    # Per photo that was read for print: its lines (text, box, confidence), fields and, where
+    # nothing was read, why; empty when labels were not read.
+    labels: list[dict[str, Any]] = field(default_factory=list)
+    # Every label check's outcome (pass / fail / unknown) with the photos and values behind it.
+    label_checks: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +65,8 @@ class ParcelVerdict:
             "reasons": list(self.reasons),
             "photos": [p.to_dict() for p in self.photos],
             "model": dict(self.model),
+            "labels": list(self.labels),
+            "label_checks": list(self.label_checks),
         }
 
 
@@ -77,3 +84,11 @@ def decide(
     if counterfeit_probability >= thresholds.counterfeit_above:
         return "counterfeit", reasons
     return "genuine", reasons
+
+
+def with_label_checks(verdict: str, reasons: list[str], failed: list[str]) -> tuple[str, list[str]]:
+    """A failed label check is a reason to look: it never lets a parcel be cleared as genuine
+    automatically (it goes to review); a counterfeit verdict stands."""
+    if failed and verdict == "genuine":
+        verdict = "review"
+    return verdict, reasons + [r for r in failed if r not in reasons]

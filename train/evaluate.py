@@ -106,7 +106,9 @@ def main(argv=None) -> int:
                         "brand_pred) to this CSV, to compare models photo by photo")
     args = parser.parse_args(argv)
     try:
-        inspector = Inspector.load(args.model, backend=args.backend, shoe_crop=args.shoe_crop)
+        # The image model is what is measured here; labels have their own evaluation
+        # (experiments/label-reading/evaluate.py).
+        inspector = Inspector.load(args.model, backend=args.backend, shoe_crop=args.shoe_crop, labels=False)
         result = evaluate(inspector, args.manifest, args.by, args.photos_out)
     except (ManifestError, LookupError, FileNotFoundError, PackageError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -69,12 +69,14 @@ class Fields:
     sizes: dict[str, str] = field(default_factory=dict)  # us / uk / eur / cm
     colourway: str | None = None
     model_name: str | None = None
+    brand: str | None = None  # what the label itself says: a brand name, or a Nike style code
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def empty(self) -> bool:
-        return not any(v for v in asdict(self).values())
+        """Nothing a label check could use (a brand name alone is no label)."""
+        return not any(v for k, v in asdict(self).items() if k != "brand")
 
 
 def country(name: str) -> str | None:
@@ -118,6 +120,7 @@ def parse(lines: list[str], brand: str | None = None, boxes: list | None = None)
         if chinese:
             out.made_in = MADE_IN_CHINESE[chinese.group(1)]
     out.style_code = _style_code(text, brand)
+    out.brand = _brand(text, out.style_code)
     out.production_dates = [d.isoformat() if d else "invalid" for d in
                             (production_date(*m.groups()) for m in DATE.finditer(text))][:2]
     out.gtin, out.gtin_check_digit_ok = _gtin(text)
@@ -136,9 +139,20 @@ def parse(lines: list[str], brand: str | None = None, boxes: list | None = None)
     return out
 
 
+def _brand(text: str, style_code: str | None) -> str | None:
+    squeezed = text.replace(" ", "").replace("\n", "")
+    if "ADIDAS" in squeezed:
+        return "adidas"
+    if any(w in squeezed for w in ("NIKE", "JORDAN", "JUMPMAN")) or (style_code and NIKE_STYLE.fullmatch(style_code)):
+        return "nike"
+    return None
+
+
 def _style_code(text: str, brand: str | None) -> str | None:
+    """Nike's NNNNNN-NNN shape is its own and read whatever the brand; an adidas article number
+    looks like many other codes, so it needs the brand or the word adidas on the label."""
     nike = NIKE_STYLE.search(text.replace("\n", " "))
-    if nike and brand in (None, "", "nike", "jordan"):
+    if nike:
         return f"{nike.group(1)}-{nike.group(2)}"
     if brand == "adidas" or "ADIDAS" in text:
         adidas = ADIDAS_STYLE.search(text)

