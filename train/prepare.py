@@ -27,6 +27,7 @@ from train.data import (
 )
 from train.distributed import Context
 from train.synthetic_data import ensure_synthetic
+from train.text_leaks import find_text_leaks
 
 HOLDOUT_COLUMNS = ("path", "label", "brand", "parcel_id", "view", "defects", "visible_defects", "kind")
 
@@ -41,6 +42,7 @@ class RunData:
     sources: list[Source]
     synthetic_dir: Path | None
     unreadable: pd.DataFrame
+    text_leaks: pd.DataFrame  # real photos whose own text names the answer
     copies: list
     folds: pd.Series | None  # fold per photo of the eval rows; None for one split
     folds_digest: str | None
@@ -91,6 +93,7 @@ def build_data(cfg: Config, ctx: Context, out: Path) -> RunData:
     table["readable"] = [e is None for e in errors]
     unreadable = unreadable_table(list(table["path"]), errors)
     check_unreadable(unreadable, len(table), cfg.data.max_broken_share, out)
+    table, images, leaks = guard_text_leaks(cfg, table, images, out if ctx.main else None)
     copies = find_copies(table, images, cfg.data.copy_threshold, out if ctx.main else None)
     brand_rows = trains_brand(table, cfg.data.brand_sources, strict=True) & (table["role"] != "test")
     brands = sorted(table.loc[brand_rows, "brand"].unique())
@@ -101,7 +104,24 @@ def build_data(cfg: Config, ctx: Context, out: Path) -> RunData:
             eval_rows &= table["source_name"].isin(cfg.data.eval_sources)
         folds = assign_folds(table[eval_rows], cfg.data.folds, cfg.data.split_seed)
         digest = checkpoint.folds_digest(table.loc[eval_rows, "path"], folds)
-    return RunData(table, images, brands, sources, synthetic_dir, unreadable, copies, folds, digest)
+    return RunData(table, images, brands, sources, synthetic_dir, unreadable, leaks, copies, folds, digest)
+
+
+def guard_text_leaks(cfg: Config, table: pd.DataFrame, images: np.ndarray, out: Path | None):
+    """(table, images, leaks): real photos whose text names the answer listed in
+    `out/text_leaks.csv` and, with `data.drop_text_leaks`, dropped before anything is split."""
+    if not (~table["synthetic"]).any():
+        return table, images, pd.DataFrame(columns=["path", "source", "parcel_id", "words", "text"])
+    leaks = find_text_leaks(table, Path(cfg.data.text_cache))
+    if out is not None and len(leaks):
+        out.mkdir(parents=True, exist_ok=True)
+        leaks.to_csv(out / "text_leaks.csv", index=False)
+        action = "dropped" if cfg.data.drop_text_leaks else "kept (data.drop_text_leaks=false)"
+        print(f"{len(leaks)} photo(s) whose own text names the answer, {action}: {out / 'text_leaks.csv'}")
+    if cfg.data.drop_text_leaks and len(leaks):
+        keep = ~table["path"].isin(set(leaks["path"])).to_numpy()
+        table, images = table[keep].reset_index(drop=True), images[keep]
+    return table, images, leaks
 
 
 def make_splits(cfg: Config, table: pd.DataFrame, split: pd.Series) -> dict[str, pd.DataFrame]:

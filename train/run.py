@@ -117,7 +117,9 @@ def log_inputs(cfg: Config, data: RunData, out: Path) -> None:
         tracking.log_artifact(preview, "data")
     tracking.log_metrics({"unreadable_photos": len(data.unreadable),
                           "unreadable_share": len(data.unreadable) / max(1, len(data.table)),
-                          "copy_pairs": len(data.copies)}, "data")
+                          "copy_pairs": len(data.copies), "text_leaks": len(data.text_leaks)}, "data")
+    if len(data.text_leaks):
+        tracking.log_artifact(out / "text_leaks.csv", "data")
     if data.copies:
         tracking.log_artifact(out / "copies.csv", "data")
     if not data.unreadable.empty:
