@@ -82,6 +82,8 @@ class Inspector:
         self.brand_temperature = float(temps.get("brand", 1.0))
         # Models packaged before parcel recalibration existed carry none: identity.
         self.parcel_calibration = ParcelCalibration.from_dict(meta.get("parcel_calibration"))
+        # Brands and models the counterfeit head learned from; None for packages that do not say.
+        self.counterfeit_trained = meta.get("counterfeit_trained")
         model = meta.get("model", {})
         self.identity = {
             "name": model.get("name"),
@@ -267,6 +269,10 @@ class Inspector:
             labels, outcomes = parcel_evidence(scores.texts, scores.names, self.brands[k], dispatch_country)
             verdict, reasons = with_label_checks(verdict, reasons, failed_reasons(outcomes))
             checks = [o.to_dict() for o in outcomes]
+        if not self.knows_counterfeits_of(self.brands[k], [lab["fields"].get("model_name") for lab in labels]):
+            # The image score was never taught on this brand or model: no automatic verdict.
+            verdict = "review"
+            reasons.append("counterfeit_model_untrained")
         return ParcelVerdict(
             parcel_id=parcel_id,
             verdict=verdict,
@@ -279,6 +285,20 @@ class Inspector:
             labels=labels,
             label_checks=checks,
         )
+
+    def knows_counterfeits_of(self, brand: str, model_names: list[str | None]) -> bool:
+        """Whether the counterfeit head learned from labelled photos of this brand and, where a
+        label names the model, of that model (True when the package does not say)."""
+        trained = self.counterfeit_trained
+        if not trained:
+            return True
+        if trained.get("brands") and brand.lower() not in trained["brands"]:
+            return False
+        names = [_squeezed(n) for n in model_names if n]
+        models = [_squeezed(m) for m in trained.get("models", [])]
+        if names and models:
+            return any(m in name for name in names for m in models)
+        return True
 
     def inspect(
         self,
@@ -299,6 +319,19 @@ class Inspector:
         if parcel_id is None:
             parcel_id = _default_parcel_id(sources)
         return self.verdict_from_scores(scores, parcel_id, dispatch_country)
+
+
+# Abbreviations box labels print for the models manifests spell out.
+MODEL_ALIASES = {"aj1": "airjordan1", "af1": "airforce1"}
+
+
+def _squeezed(name: str) -> str:
+    """A model name in lower-case letters and digits only, its usual abbreviation spelt out."""
+    out = "".join(ch for ch in name.lower() if ch.isalnum())
+    for short, long in MODEL_ALIASES.items():
+        if out.startswith(short):
+            out = long + out[len(short):]
+    return out
 
 
 def _default_parcel_id(sources: list[PhotoSource]) -> str:

@@ -99,3 +99,23 @@ def test_the_real_reader_reads_a_drawn_tag_and_finds_nothing_on_a_blank_photo():
         assert "MADEINVIETNAM" in joined and "555088-101" in joined, text.texts()
     blank = reader.read_photo(Image.new("RGB", (640, 480), (200, 200, 200)))
     assert blank.lines == [] and blank.reason == "no printed text found"
+
+
+@pytest.mark.parametrize("brand_logits, box, untrained", [
+    ((0.0, 5.0), None, True),  # judged as adidas: the counterfeit head never saw an adidas fake
+    ((5.0, 0.0), ["AIR JORDAN 1 RETRO HIGH OG"], False),
+    ((5.0, 0.0), ["AJ1 RETRO HIGH OG FEARLESS"], False),
+    ((5.0, 0.0), ["NIKE DUNK LOW RETRO"], True),  # a nike model it never saw labelled
+    ((5.0, 0.0), None, False),  # no model read: the brand decides
+])
+def test_outside_the_brands_and_models_it_learned_the_score_decides_nothing(monkeypatch, brand_logits, box,
+                                                                            untrained):
+    monkeypatch.setattr(reader, "read_photo", fake_reader({0: box} if box else {}))
+    ins = inspector(1.0)
+    ins.counterfeit_trained = {"brands": ["kestra", "nike"], "models": ["air-force-1", "air-jordan-1"]}
+    with torch.no_grad():
+        ins.net.brand_head.weight.zero_()
+        ins.net.brand_head.bias.copy_(torch.tensor(brand_logits))
+    got = ins.inspect(photos(2), parcel_id="P-5").to_dict()
+    assert ("counterfeit_model_untrained" in got["reasons"]) is untrained
+    assert got["verdict"] == ("review" if untrained else "genuine")

@@ -70,6 +70,11 @@ def test_run_calibrates_parcels_and_chooses_a_review_band_on_validation(smoke_ru
     if band["n_auto"] == 0:
         assert meta["thresholds"]["genuine_below"] == 0.0 and meta["thresholds"]["counterfeit_above"] == 1.0
     assert meta["parcel_calibration"]["a"] > 0
+    # What the counterfeit head learned from: synthetic brands, no model names.
+    from train.synthetic import BRANDS
+
+    trained = meta["counterfeit_trained"]
+    assert trained["brands"] and set(trained["brands"]) <= set(BRANDS) and trained["models"] == []
     # The validation parcels the band was chosen on are kept, and re-choosing it at the run's
     # own target gives back the shipped band.
     out = run_module(["train.band", str(smoke_run["output_dir"]), "--targets", "0.02"], cwd=REPO)

@@ -34,6 +34,19 @@ class Fitted:
     test: dict
     photos: pd.DataFrame  # test photos with calibrated logits
     parcels: pd.DataFrame
+    # Brands and models whose photos carried a counterfeit/genuine label in training.
+    counterfeit_trained: dict | None = None
+
+
+def counterfeit_coverage(train_split: pd.DataFrame) -> dict:
+    """Which brands and models the counterfeit head learned from (rows with a label): outside
+    them its score means nothing, and serving says so (`counterfeit_model_untrained`)."""
+    labelled = train_split[train_split["target"].notna()]
+    def values(column: str) -> list[str]:
+        if column not in labelled:
+            return []
+        return sorted({str(v).strip().lower() for v in labelled[column] if str(v).strip() not in ("", "nan")})
+    return {"brands": values("brand"), "models": values("model")}
 
 
 class Scorer:
@@ -83,7 +96,7 @@ def fit_and_evaluate(cfg: Config, splits: dict[str, pd.DataFrame], images: np.nd
         ood = None
     tracking.log_params({"calibration.pooling": cal.pooling})
     test, photos, parcels = score_test(cfg, net, splits["test"], images, brands, cal, ood, score, out, ctx.main)
-    return Fitted(net, cal, ood, test, photos, parcels)
+    return Fitted(net, cal, ood, test, photos, parcels, counterfeit_coverage(splits["train"]))
 
 
 def train_epochs(cfg: Config, net: InspectorNet, training: Training, val: pd.DataFrame,

@@ -28,6 +28,7 @@ def package_meta(cfg: Config, fitted: Fitted, run_id: str) -> dict:
         "band": cal.band.to_dict() if cal.band else None,
         "thresholds": cal.thresholds.__dict__,
         "model": {"name": cfg.tracking.register_as or None, "run_id": run_id},
+        "counterfeit_trained": fitted.counterfeit_trained,
         "test_metrics": fitted.test,
     }
 
