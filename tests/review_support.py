@@ -17,9 +17,25 @@ def parcels(smoke_run, n: int) -> list[tuple[str, list[str]]]:
     return [(pid, list(g["path"])) for pid, g in list(df.groupby("parcel_id", sort=True))[:n]]
 
 
-def build_queue(smoke_run, folder: Path, n: int = 3) -> tuple[Path, list[int]]:
+def tag_photo(path: Path, gtin: str = "00885259846194") -> Path:
+    """A photographed size tag, drawn: what the label reader reads on a real parcel (the default
+    barcode number has a wrong check digit, so a label check fails)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("RGB", (960, 720), (90, 80, 75))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((180, 120, 780, 600), fill=(245, 245, 240))
+    font = ImageFont.load_default(size=40)
+    for i, line in enumerate(["MADE IN VIETNAM", "555088-101", f"UPC {gtin}", "US 10 UK 9 EUR 44"]):
+        draw.text((220, 170 + 105 * i), line, fill=(20, 20, 20), font=font)
+    img.save(path)
+    return path
+
+
+def build_queue(smoke_run, folder: Path, n: int = 3, with_tag: bool = False) -> tuple[Path, list[int]]:
     """Queue n parcels (audit share 1, so every verdict is queued) from copies of their photos,
-    then delete the copies: the queue must not depend on the app's files."""
+    then delete the copies: the queue must not depend on the app's files. `with_tag`: the first
+    parcel also holds a photo of a size tag, which the label reader reads."""
     inspector = Inspector.load(smoke_run["output_dir"] / "model")
     db = folder / "review.db"
     queue = ReviewQueue(db)
@@ -28,6 +44,8 @@ def build_queue(smoke_run, folder: Path, n: int = 3) -> tuple[Path, list[int]]:
         scratch = folder / "incoming" / pid
         scratch.mkdir(parents=True)
         copies = [shutil.copy(p, scratch / Path(p).name) for p in photos]
+        if with_tag and not rows:
+            copies.append(str(tag_photo(scratch / "size-tag.jpg")))
         verdict = inspector.inspect(copies, parcel_id=pid)
         rows.append(enqueue(queue, verdict, copies, inspector, audit_share=1.0,
                             rng=random.Random(0)))

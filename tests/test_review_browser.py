@@ -37,7 +37,7 @@ def _get(url: str):
 
 @pytest.fixture
 def server(smoke_run, tmp_path):
-    db, rows = build_queue(smoke_run, tmp_path, n=1)
+    db, rows = build_queue(smoke_run, tmp_path, n=1, with_tag=True)
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "infer.review", "serve", "--db", str(db), "--port", str(port),
@@ -78,6 +78,10 @@ def test_decide_with_keyboard_shortcut_and_export(server, tmp_path):
                 "[...document.images].every(i => i.complete && i.naturalWidth > 0)")
             assert page.locator("img.heatmap").count() >= 1
             assert page.locator("img.evidence").count() >= 1
+            # The size tag's read lines are boxed on its photo, and the checks say what failed.
+            assert page.locator("svg.boxes polygon").count() >= 3
+            assert page.locator("table.checks td.fail").count() >= 1
+            assert "barcode number 885259846194 has a wrong check digit" in page.content()
             page.fill("input[name=reviewer]", "browser liaison")
             page.fill("textarea[name=note]", "sole glue looks wrong")
             page.locator("h1").click()  # leave the text field so the shortcut is not typed

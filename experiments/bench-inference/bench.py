@@ -8,7 +8,10 @@ and of 1-megapixel (1155x866) JPEGs. Measures, on the same parcels:
 * decode excluded, letterboxed arrays to verdict (`forward_arrays` + pooling + verdict) against
   the bare network on the same normalised tensor (`net(x)`; and `session.run(x)` for ONNX);
 * decoding a 12-MP JPEG at full resolution + letterbox against the draft decode the Inspector
-  uses (`load_photo(min_size=image_size)`: the JPEG decoder's 1/2..1/8 DCT scaling).
+  uses (`load_photo(min_size=image_size)`: the JPEG decoder's 1/2..1/8 DCT scaling);
+* what reading and checking the labels adds (`infer.labels`): the ONNX Inspector with labels
+  on against the same with labels off, on 12-MP parcels whose last two photos show a size tag
+  and a box label (drawn, at the size a phone photo of a tag prints them).
 
 Eager and ONNX (and project and bare) are timed in alternating order, round after round, so a
 neighbour process stealing the CPU hurts both sides; every figure is a median over rounds
@@ -76,6 +79,8 @@ def make_photo(job: tuple[str, int, int, int]) -> int:
         box = [x0, y0, x0 + rng.integers(width // 20, width // 3), y0 + rng.integers(height // 20, height // 3)]
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))
         (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
+    if LABEL_MARK in Path(path).name:  # a size tag or a box label, a third of the frame wide
+        _draw_label(draw, width, height, rng)
     pixels = np.asarray(base, np.int16)
     ramp = np.linspace(-25, 25, width, dtype=np.float32).astype(np.int16)[None, :, None]
     noise = rng.integers(-6, 7, pixels.shape, dtype=np.int16)  # sensor noise: what JPEG pays for
@@ -84,12 +89,30 @@ def make_photo(job: tuple[str, int, int, int]) -> int:
     return Path(path).stat().st_size
 
 
+LABEL_MARK = "-label"
+LABEL_LINES = ["MADE IN VIETNAM", "FABRIQUE AU VIETNAM", "555088-101  02/09/15", "12/10/14",
+               "US 10  UK 9  EUR 44  CM 28", "UPC 00885259846193"]
+
+
+def _draw_label(draw: ImageDraw.ImageDraw, width: int, height: int, rng: np.random.Generator) -> None:
+    from PIL import ImageFont
+
+    x0, y0 = int(width * rng.uniform(0.2, 0.4)), int(height * rng.uniform(0.2, 0.35))
+    line = height // 28
+    draw.rectangle((x0, y0, x0 + width // 3, y0 + line * 9), fill=(240, 238, 232))
+    font = ImageFont.load_default(size=int(line * 0.7))
+    for i, text in enumerate(LABEL_LINES):
+        draw.text((x0 + line, y0 + line * (0.8 + 1.3 * i)), text, fill=(25, 25, 25), font=font)
+
+
 def make_parcels(folder: Path, n_parcels: int) -> dict[str, list[list[str]]]:
     jobs, parcels = [], {}
-    for kind, (w, h) in SIZES.items():
+    for kind, (w, h) in {**SIZES, "12mp-labels": SIZES["12mp"]}.items():
         parcels[kind] = []
         for p in range(n_parcels):
-            paths = [str(folder / f"{kind}-p{p}-{i}.jpg") for i in range(PHOTOS_PER_PARCEL)]
+            labelled = kind.endswith("labels")
+            paths = [str(folder / f"{kind}-p{p}-{i}{LABEL_MARK if labelled and i >= 4 else ''}.jpg")
+                     for i in range(PHOTOS_PER_PARCEL)]
             parcels[kind].append(paths)
             jobs += [(path, w, h, len(jobs) + i) for i, path in enumerate(paths)]
     # Spawned workers: both cores while generating, and the 12-MP arrays never count towards
@@ -97,7 +120,7 @@ def make_parcels(folder: Path, n_parcels: int) -> dict[str, list[list[str]]]:
     with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=get_context("spawn")) as pool:
         sizes = list(pool.map(make_photo, jobs))
     for kind in SIZES:
-        mine = [s for (path, *_), s in zip(jobs, sizes, strict=True) if Path(path).name.startswith(kind)]
+        mine = [s for (path, *_), s in zip(jobs, sizes, strict=True) if Path(path).name.startswith(kind + "-p")]
         print(f"photos {kind}: {len(mine)} JPEGs, {np.mean(mine) / 1e6:.2f} MB each")
     return parcels
 
@@ -191,8 +214,10 @@ def main(argv=None) -> dict:
                     default_package, tmp / "model", args.image_size, parcels["1mp"][0]).result()
             print(f"default model: untrained lite0 at {args.image_size}, package saved "
                   f"(incl. ONNX export) in {export_s:.1f} s")
-        eager = Inspector.load(model)
-        fast = Inspector.load(model, backend="onnx")
+        # The image model's figures without label reading, which has its own line (4).
+        eager = Inspector.load(model, labels=False)
+        fast = Inspector.load(model, backend="onnx", labels=False)
+        reading = Inspector.load(model, backend="onnx", labels=True)
         size = eager.spec.image_size
         print(f"model {eager.spec.backbone} at {size} px, "
               f"ood {'yes' if eager.ood else 'no'}")
@@ -244,6 +269,14 @@ def main(argv=None) -> dict:
         )
         print(f"decode + letterbox, 6 x 12-MP JPEGs: {summary(decode)} ({len(photos)} photos)")
 
+        # 4. What reading and checking the labels adds to a 12-MP parcel with a tag and a box.
+        verdict = reading.inspect(parcels["12mp-labels"][0], parcel_id="bench")
+        read = [line["text"] for label in verdict.labels for line in label["lines"]]
+        print(f"labels read on the bench parcel: {read}")
+        labels = alternate({"onnx": fast.inspect, "onnx_labels": reading.inspect},
+                           args.rounds, args.warmup, parcels["12mp-labels"])
+        print(f"parcel 12mp with a tag and a box label: {summary(labels)}")
+
     e12, o12 = per_parcel["12mp"]["eager"], per_parcel["12mp"]["onnx"]
     e1, o1 = per_parcel["1mp"]["eager"], per_parcel["1mp"]["onnx"]
     result = {
@@ -265,6 +298,8 @@ def main(argv=None) -> dict:
         "decode_full_ms": round(p50(decode["full"]), 1),
         "decode_draft_ms": round(p50(decode["draft"]), 1),
         "decode_speedup": round(p50(decode["full"]) / p50(decode["draft"]), 2),
+        "labels_p50_ms": round(p50(labels["onnx_labels"]) - p50(labels["onnx"]), 1),
+        "labels_parcel_p50_ms": round(p50(labels["onnx_labels"]), 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "import_rss_mb": round(import_rss, 1),
         "threads": threads,

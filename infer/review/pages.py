@@ -15,6 +15,9 @@ table{border-collapse:collapse}td,th{padding:.3rem .6rem;border-bottom:1px solid
 form{margin-top:1rem;padding:1rem;background:#f4f4f4;max-width:40rem}
 label{display:block;margin:.4rem 0}kbd{border:1px solid #999;border-radius:3px;padding:0 .3rem}
 #status{font-weight:bold;margin-top:.5rem}
+.shot{position:relative;display:inline-block}.shot svg{position:absolute;left:0;top:0}
+.boxes polygon{fill:rgba(255,0,0,.08);stroke:#e00}.read{font-family:monospace;font-size:.8rem;max-width:32rem}
+.pass{color:#070}.fail{color:#b00;font-weight:bold}.unknown{color:#777}
 """
 
 SCRIPT = """
@@ -105,7 +108,8 @@ def queue_page(rows: list[dict], sort: str, descending: bool, status: str,
 
 def parcel_page(p: dict, next_id: int | None) -> str:
     v = p["verdict_json"]
-    photos = "".join(_photo(ph) for ph in p["photos"])
+    labels = {label["photo"]: label for label in v.get("labels") or []}
+    photos = "".join(_photo(ph, labels.get(ph["position"])) for ph in p["photos"])
     reasons = ", ".join(v.get("reasons") or []) or "none"
     history = "".join(
         f"<li>{escape(d['decided_at'])}: <b>{escape(d['decision'])}</b> by "
@@ -124,6 +128,7 @@ counterfeit probability {_pct(p['counterfeit_probability'])}, brand
 <p>Reasons: {escape(reasons)} · queued for {escape(p['why'])} at {escape(p['created_at'])} ·
 model {escape(str(p['model_name'] or '?'))} version {escape(str(p['model_version'] or '?'))}</p>
 <div class='photos'>{photos}</div>
+{label_checks(v.get("label_checks") or [], p["photos"])}
 <h2>Decision</h2>{f'<ul>{history}</ul>' if history else '<p>None yet.</p>'}
 <form id='decide' data-parcel='{p['id']}'>
 <label>Reviewer <input name='reviewer' required></label>
@@ -139,7 +144,40 @@ override an earlier decision{' (this parcel is decided)' if decided else ''}</la
     return _page(f"Parcel {p['parcel_id']}", body)
 
 
-def _photo(ph: dict) -> str:
+def label_checks(checks: list[dict], photos: list[dict]) -> str:
+    """The label checks with their outcome, and the photos each one rests on."""
+    if not checks:
+        return ""
+    names = {ph["position"]: ph["name"] for ph in photos}
+    rows = "".join(
+        f"<tr><td>{escape(c['check'].replace('_', ' '))}</td><td class='{escape(c['outcome'])}'>"
+        f"{escape(c['outcome'])}</td><td>{escape(c['detail'])}</td>"
+        f"<td>{escape(', '.join(str(names.get(i, i)) for i in c.get('photos') or []))}</td></tr>"
+        for c in checks
+    )
+    return (f"<h2>Label checks</h2><table class='checks'><tr><th>check</th><th>outcome</th>"
+            f"<th>what the labels say</th><th>photos</th></tr>{rows}</table>")
+
+
+def _boxes(label: dict | None, height: int = 240) -> tuple[str, str]:
+    """(an SVG of the read lines' boxes over a photo shown `height` px high, the lines as text)."""
+    if not label or not label.get("lines"):
+        return "", f"<div class='read'><i>{escape(label['reason'])}</i></div>" if label and label.get("reason") else ""
+    w, h = label["size"]
+    width = round(height * w / max(1, h))
+    stroke = max(1.5, max(w, h) / 300)
+    polygons = "".join(
+        f"<polygon points='{' '.join(f'{x:.0f},{y:.0f}' for x, y in line['box'])}' "
+        f"stroke-width='{stroke:.1f}'><title>{escape(line['text'])} ({line['confidence']:.2f})</title></polygon>"
+        for line in label["lines"]
+    )
+    svg = (f"<svg class='boxes' viewBox='0 0 {w} {h}' width='{width}' height='{height}' "
+           f"preserveAspectRatio='none'>{polygons}</svg>")
+    text = "<br>".join(escape(line["text"]) for line in label["lines"])
+    return svg, f"<div class='read'>read: {text}</div>"
+
+
+def _photo(ph: dict, label: dict | None = None) -> str:
     s = ph["scores"]
     if not ph["has_photo"]:
         return (f"<div class='photo'><b>{escape(ph['name'])}</b><br>unreadable: "
@@ -148,7 +186,8 @@ def _photo(ph: dict) -> str:
             if ph["has_heatmap"] else "")
     flat = ("<br><i>heatmap empty: no region raises the counterfeit score</i>"
             if s.get("heatmap_empty") else "")
-    return (f"<div class='photo'><div class='pair'><img src='/photos/{ph['id']}' "
-            f"alt='{escape(ph['name'])}' class='evidence'>{heat}</div>{escape(ph['name'])}: "
+    svg, read = _boxes(label)
+    return (f"<div class='photo'><div class='pair'><span class='shot'><img src='/photos/{ph['id']}' "
+            f"alt='{escape(ph['name'])}' class='evidence'>{svg}</span>{heat}</div>{escape(ph['name'])}: "
             f"counterfeit {_pct(s.get('counterfeit_probability'))}, brand "
-            f"{escape(str(s.get('brand')))} ({_pct(s.get('brand_probability'))}){flat}</div>")
+            f"{escape(str(s.get('brand')))} ({_pct(s.get('brand_probability'))}){flat}{read}</div>")
