@@ -85,7 +85,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--photos", type=Path, required=True, help="the folder the truth's `file` paths are in")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--kinds", nargs="+", default=list(READABLE), help="photo kinds to read")
+    ap.add_argument("--detect-side", type=int, default=None,
+                    help="longest side text is looked for on (default: the reader's own)")
     args = ap.parse_args(argv)
+    if args.detect_side:
+        from infer.labels import reader
+
+        reader.DETECT_SIDE = args.detect_side
     rows = [r for r in csv.DictReader(args.truth.open()) if r["kind"] in args.kinds]
     engine()  # built once, outside the per-photo times
     args.out.mkdir(parents=True, exist_ok=True)
@@ -101,7 +107,8 @@ def main(argv: list[str] | None = None) -> None:
         text = read_photo(photo)
         fields = parse(text.texts(), boxes=[line.box for line in text.lines])
         times.append(time.perf_counter() - start)
-        record = {"file": row["file"], "kind": row["kind"], "lines": text.texts(), "reason": text.reason,
+        record = {"file": row["file"], "kind": row["kind"], "lines": text.texts(),
+                  "boxes": [line.box for line in text.lines], "reason": text.reason,
                   "seconds": round(times[-1], 3), "fields": fields.to_dict(), "match": {}}
         for name in FIELDS:
             want = truth_value(row, name)

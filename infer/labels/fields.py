@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from difflib import SequenceMatcher
 
 # "Made in" in the languages printed on shoe labels, and country names to one English spelling.
 MADE_IN = re.compile(
@@ -37,6 +38,8 @@ COUNTRIES = {
     "PORTUGAL": ("PORTUGAL",),
     "USA": ("USA", "U.S.A", "UNITED STATES", "ETATS-UNIS", "ESTADOS UNIDOS"),
 }
+# The English phrase with its words run together or a letter misread (MADEINCHINA, MADEHCHINA).
+LOOSE_MADE_IN = re.compile(r"MADE([A-Z1]{4,14})")
 # "Made in China" and its neighbours as printed in Chinese (制造 / 製造 / 产 / 製).
 MADE_IN_CHINESE = {"中国": "CHINA", "越南": "VIETNAM", "印度尼西亚": "INDONESIA", "印尼": "INDONESIA",
                    "印度": "INDIA", "泰国": "THAILAND", "柬埔寨": "CAMBODIA", "缅甸": "MYANMAR"}
@@ -79,8 +82,10 @@ class Fields:
         return not any(v for k, v in asdict(self).items() if k != "brand")
 
 
-def country(name: str) -> str | None:
-    """One English spelling for a country as printed in any of the usual languages."""
+def country(name: str, lenient: bool = False) -> str | None:
+    """One English spelling for a country as printed in any of the usual languages. `lenient`:
+    also a near miss of a spelling (one letter in five wrong, as a reader misreads small print:
+    CHENA, CHNA), but never a different country."""
     cleaned = re.sub(r"[^A-ZÀ-Ý ]", " ", name.upper()).strip()
     squeezed = cleaned.replace(" ", "")
     for canonical, spellings in COUNTRIES.items():
@@ -88,7 +93,35 @@ def country(name: str) -> str | None:
             token = re.sub(r"[^A-ZÀ-Ý ]", " ", s).strip()
             if cleaned.startswith(token) or squeezed.startswith(token.replace(" ", "")):
                 return canonical
-    return None
+    if not lenient or len(squeezed) < 4:
+        return None
+    scores = {}
+    for canonical, spellings in COUNTRIES.items():
+        for s in spellings:
+            token = re.sub(r"[^A-Z]", "", s)
+            if len(token) >= 4:
+                head = squeezed[: len(token)]
+                scores[(canonical, token)] = SequenceMatcher(None, head, token).ratio()
+    (best, _), ratio = max(scores.items(), key=lambda kv: kv[1])
+    rivals = {c for (c, _), r in scores.items() if r >= ratio - 0.05}
+    return best if ratio >= 0.8 and len(rivals) == 1 else None
+
+
+def made_in(text: str) -> str | None:
+    """The country of the first "made in" phrase (any language) that names one; a phrase the
+    reader garbled is still matched when its country is a near miss."""
+    flat = text.replace("\n", " ")
+    for match in MADE_IN.finditer(flat):
+        found = country(match.group(1), lenient=True)
+        if found:
+            return found
+    for loose in LOOSE_MADE_IN.finditer(flat.replace(" ", "")):
+        for skip in range(3):  # "IN" run in, misread as one letter, or lost
+            found = country(loose.group(1)[skip:], lenient=True)
+            if found:
+                return found
+    chinese = CHINESE_MADE.search(text)
+    return MADE_IN_CHINESE[chinese.group(1)] if chinese else None
 
 
 def gtin_check_digit_ok(digits: str) -> bool:
@@ -112,13 +145,9 @@ def parse(lines: list[str], brand: str | None = None, boxes: list | None = None)
     read by position as well."""
     text = "\n".join(line.upper() for line in lines)
     out = Fields()
-    match = MADE_IN.search(text.replace("\n", " "))
-    if match:
-        out.made_in = country(match.group(1))
-    if out.made_in is None:
-        chinese = CHINESE_MADE.search(text)
-        if chinese:
-            out.made_in = MADE_IN_CHINESE[chinese.group(1)]
+    out.made_in = made_in(text)
+    # A date printed against a code ("10/31/18CD6578-507") is a separate token.
+    text = DATE.sub(lambda m: f" {m.group(0)} ", text)
     out.style_code = _style_code(text, brand)
     out.brand = _brand(text, out.style_code)
     out.production_dates = [d.isoformat() if d else "invalid" for d in
@@ -149,11 +178,20 @@ def _brand(text: str, style_code: str | None) -> str | None:
 
 
 def _style_code(text: str, brand: str | None) -> str | None:
-    """Nike's NNNNNN-NNN shape is its own and read whatever the brand; an adidas article number
-    looks like many other codes, so it needs the brand or the word adidas on the label."""
-    nike = NIKE_STYLE.search(text.replace("\n", " "))
-    if nike:
-        return f"{nike.group(1)}-{nike.group(2)}"
+    """Nike's NNNNNN-NNN shape is its own and read whatever the brand. A code printed with its
+    dash (tags) or with letters (AA3834 101) comes first; nine bare digits last, and never
+    those starting 10 or 20: that is the production number Nike prints on every tag. An adidas
+    article number looks like many other codes, so it needs the brand or the word adidas."""
+    candidates = []
+    for line in text.split("\n"):
+        for m in NIKE_STYLE.finditer(line):
+            code, separated = f"{m.group(1)}-{m.group(2)}", m.group(0)[6:7] in "-–— "
+            lettered = m.group(1)[:2].isalpha()
+            if not (separated or lettered) and m.group(1)[:2] in ("10", "20"):
+                continue
+            candidates.append((not separated, not lettered, code))
+    if candidates:
+        return min(candidates)[2]
     if brand == "adidas" or "ADIDAS" in text:
         adidas = ADIDAS_STYLE.search(text)
         if adidas:
@@ -162,12 +200,21 @@ def _style_code(text: str, brand: str | None) -> str | None:
 
 
 def _gtin(text: str) -> tuple[str | None, bool | None]:
-    """The barcode number: the first run of 12-14 digits (spaces allowed inside), as GTIN-14."""
-    for match in DIGIT_RUN.finditer(text.replace("\n", " ")):
-        digits = match.group(1).replace(" ", "")
-        if len(digits) in (12, 13, 14):
-            return digits.zfill(14), gtin_check_digit_ok(digits)
-    return None, None
+    """The barcode number, as GTIN-14: 12-14 digits on one line (a UPC keyword's first), spaces
+    allowed only in the printed grouping of a UPC-A (1 5 5 1) or EAN-13 (1 6 6)."""
+    found = []
+    for line in text.split("\n"):
+        keyword = bool(re.search(r"UPC|EAN|GTIN", line))
+        for match in DIGIT_RUN.finditer(line):
+            run = match.group(1)
+            digits = run.replace(" ", "")
+            grouped = " " not in run or bool(re.fullmatch(r"\d ?\d{5} ?\d{5} ?\d|\d ?\d{6} ?\d{6}", run))
+            if len(digits) in (12, 13, 14) and grouped:
+                found.append((not keyword, digits))
+    if not found:
+        return None, None
+    digits = min(found, key=lambda f: f[0])[1]
+    return digits.zfill(14), gtin_check_digit_ok(digits)
 
 
 SIZE_HEADERS = {"US": "us", "USA": "us", "UK": "uk", "EUR": "eur", "EU": "eur", "EURO": "eur", "CM": "cm"}

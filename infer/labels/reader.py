@@ -77,10 +77,10 @@ def _bgr(img: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(img.convert("RGB"))[:, :, ::-1])
 
 
-def text_regions(img: Image.Image, side: int = DETECT_SIDE, most: int = MAX_REGIONS) -> list[tuple]:
+def text_regions(img: Image.Image, side: int | None = None, most: int = MAX_REGIONS) -> list[tuple]:
     """Boxes (x0, y0, x1, y1, in the photo's pixels) around the clusters of print found on a
     small copy, largest first: a label is many lines close together."""
-    small, scale = _scaled(img, side)
+    small, scale = _scaled(img, side or DETECT_SIDE)
     boxes, _ = engine().text_det(_bgr(small))
     if boxes is None or len(boxes) == 0:
         return []
