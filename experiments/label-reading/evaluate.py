@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> None:
         fields = parse(text.texts(), boxes=[line.box for line in text.lines])
         times.append(time.perf_counter() - start)
         record = {"file": row["file"], "kind": row["kind"], "lines": text.texts(),
-                  "boxes": [line.box for line in text.lines], "reason": text.reason,
+                  "boxes": [line.box for line in text.lines],
+                  "confidences": [line.confidence for line in text.lines], "reason": text.reason,
                   "seconds": round(times[-1], 3), "fields": fields.to_dict(), "match": {}}
         for name in FIELDS:
             want = truth_value(row, name)

@@ -154,8 +154,8 @@ def parse(lines: list[str], brand: str | None = None, boxes: list | None = None)
                             (production_date(*m.groups()) for m in DATE.finditer(text))][:2]
     out.gtin, out.gtin_check_digit_ok = _gtin(text)
     flat = text.replace("\n", " ")
-    out.sizes = {k: m.group(1).replace(",", ".").replace(" ", "") for k, rx in SIZE.items()
-                 if (m := rx.search(flat))}
+    out.sizes = {k: v for k, rx in SIZE.items() if (m := rx.search(flat))
+                 and plausible(k, v := m.group(1).replace(",", ".").replace(" ", ""))}
     if boxes is not None:
         out.sizes = {**table_sizes(lines, boxes), **out.sizes}
     for line in lines:
@@ -236,8 +236,22 @@ def _words(lines: list[str], boxes: list) -> list[tuple[str, float, float, float
     return out
 
 
+# What each size system can print: a number outside its range is a misread, not a size.
+SIZE_RANGE = {"us": (1.0, 18.0), "uk": (1.0, 17.0), "eur": (30.0, 52.0), "cm": (18.0, 35.0)}
+
+
+def plausible(key: str, value: str) -> bool:
+    try:
+        number = float(value.upper().rstrip("YCK").replace(",", ".").split()[0])
+    except (ValueError, IndexError):
+        return False
+    low, high = SIZE_RANGE[key]
+    return low <= number <= high and (number * 2).is_integer()
+
+
 def table_sizes(lines: list[str], boxes: list) -> dict[str, str]:
-    """Sizes printed as a table: under each header word, the nearest size-like number."""
+    """Sizes printed as a table: under each header word, the nearest number that can be a
+    size of that system."""
     words = _words(lines, boxes)
     values = [w for w in words if SIZE_VALUE.match(w[0])]
     sizes: dict[str, str] = {}
@@ -245,7 +259,8 @@ def table_sizes(lines: list[str], boxes: list) -> dict[str, str]:
         key = SIZE_HEADERS.get(word.strip(".:"))
         if key is None or key in sizes:
             continue
-        below = [(abs(vx - x), v) for v, vx, vy, _ in values if 0.3 * h < vy - y < 3.5 * h and abs(vx - x) < 2.5 * h]
+        below = [(abs(vx - x), v) for v, vx, vy, _ in values
+                 if 0.3 * h < vy - y < 3.5 * h and abs(vx - x) < 2.5 * h and plausible(key, v)]
         if below:
             sizes[key] = min(below)[1].replace(",", ".")
     return sizes
