@@ -22,6 +22,7 @@ from infer.labels.fields import Fields, country
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 SIZE_CHARTS = Path(__file__).with_name("size_charts.csv")
 MAX_PRODUCTION_DAYS = 275  # about nine months between a tag's two production dates
+MIN_SIZES = 3  # sizes read on one label before the chart is asked: two can be one misread
 
 
 @dataclass
@@ -119,12 +120,12 @@ def _same_size(a: str, b: str) -> bool:
 
 
 def size_chart(labels: ParcelLabels) -> Outcome:
-    """Each label's US / UK / EUR / cm sit on one row of the brand's published chart."""
-    read = [(i, f.sizes) for i, f in enumerate(labels.fields) if len(f.sizes) >= 2]
+    """Each label's US / UK / EUR / cm (three at least) sit on one row of the brand's chart."""
+    read = [(i, f.sizes) for i, f in enumerate(labels.fields) if len(f.sizes) >= MIN_SIZES]
     brand = (labels.brand or "nike").lower()
     rows = [r for r in _charts() if r["brand"] == ("nike" if brand == "jordan" else brand)]
     if not read or not rows:
-        why = "no label with two sizes read" if not read else f"no size chart for {brand}"
+        why = f"no label with {MIN_SIZES} sizes read" if not read else f"no size chart for {brand}"
         return Outcome("size_chart", UNKNOWN, why, [i for i, _ in read])
     for i, sizes in read:
         fits = [r for r in rows if all(not r.get(k) or _same_size(v, r[k]) for k, v in sizes.items()
