@@ -49,7 +49,7 @@ def test_a_photo_with_fake_drawn_on_it_is_listed_and_dropped(tmp_path, monkeypat
     # Read once: the second pass comes from the cache, without the reader.
     from infer.labels import reader
 
-    monkeypatch.setattr(reader, "read_photo", lambda *a, **k: (_ for _ in ()).throw(AssertionError("read again")))
+    monkeypatch.setattr(reader, "read_large_print", lambda *a, **k: (_ for _ in ()).throw(AssertionError("read again")))
     again = guard_text_leaks(load_config(REPO / "configs" / "smoke.yaml", [f"data.text_cache={tmp_path / 'cache'}",
                                                                           "data.drop_text_leaks=false"]),
                              table, images, None)
@@ -59,7 +59,7 @@ def test_a_photo_with_fake_drawn_on_it_is_listed_and_dropped(tmp_path, monkeypat
 def test_synthetic_parcels_are_never_read(monkeypatch, tmp_path):
     from infer.labels import reader
 
-    monkeypatch.setattr(reader, "read_photo", lambda *a, **k: (_ for _ in ()).throw(AssertionError("read")))
+    monkeypatch.setattr(reader, "read_large_print", lambda *a, **k: (_ for _ in ()).throw(AssertionError("read")))
     table = pd.DataFrame({"path": ["a.jpg"], "source_name": ["synthetic"], "parcel_id": ["p"], "synthetic": [True]})
     cfg = load_config(REPO / "configs" / "smoke.yaml", [f"data.text_cache={tmp_path}"])
     kept, _, leaks = guard_text_leaks(cfg, table, np.zeros((1, 4, 4, 3), np.uint8), tmp_path)

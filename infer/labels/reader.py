@@ -98,6 +98,16 @@ def text_regions(img: Image.Image, side: int | None = None, most: int = MAX_REGI
     return [tuple(float(v) / scale for v in (x, y, x + w, y + h)) for _, (x, y, w, h) in found[:most]]
 
 
+def read_large_print(img: Image.Image, side: int, min_confidence: float = MIN_CONFIDENCE) -> list[str]:
+    """The lines of large print on `img`, read in one pass on a copy at most `side` pixels long,
+    without turning lines upright: a caption across a picture, not the small print of a tag.
+    About a third of the cost of `read_photo` on a shoe photo."""
+    small, _ = _scaled(img, side)
+    found, _ = engine()(_bgr(small), use_cls=False)
+    return [str(text).strip() for _, text, confidence in found or []
+            if str(text).strip() and float(confidence) >= min_confidence]
+
+
 def read_photo(img: Image.Image, min_confidence: float = MIN_CONFIDENCE) -> PhotoText:
     """The lines printed on `img`, each region top to bottom and left to right. Each cluster of
     print is cut out with a margin and enlarged to `READ_SIDE` before it is read: the "made in"
