@@ -55,6 +55,10 @@ def test_posted_from_another_country_than_made_in_is_a_reason_not_proof():
     got = outcomes(TAG, dispatch_country="Vietnam")
     assert got["made_in_vs_dispatch"] == FAIL
     assert outcomes(TAG)["made_in_vs_dispatch"] == UNKNOWN  # no parcel record
+    # Parcel records write ISO codes; a country the labels never name stays itself.
+    assert outcomes(TAG, dispatch_country="VN")["made_in_vs_dispatch"] == FAIL
+    assert outcomes(TAG, dispatch_country="chn")["made_in_vs_dispatch"] == PASS
+    assert outcomes(TAG, dispatch_country="Deutschland")["made_in_vs_dispatch"] == FAIL
 
 
 def test_nothing_read_is_unknown_everywhere_and_fails_nothing():

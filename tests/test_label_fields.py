@@ -58,3 +58,11 @@ def test_a_photo_without_label_text_gives_empty_fields():
 
 def test_country_spellings():
     assert country("VIET NAM") == "VIETNAM" and country("P.R.C.") == "CHINA" and country("MARS") is None
+
+
+def test_a_date_printed_against_the_style_code_and_a_cut_off_country():
+    got = parse(["555088-31111/15/18", "09/19/18", "HINA", "UPC00887229655903"])
+    assert got.style_code == "555088-311" and sorted(got.production_dates) == ["2018-09-19", "2018-11-15"]
+    assert got.made_in == "CHINA"
+    # A country's name alone counts only on a label whose other print was read.
+    assert parse(["CHINA"]).made_in is None

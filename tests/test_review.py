@@ -249,3 +249,14 @@ def test_training_consumes_an_exported_review_manifest(client, db, queued, smoke
     assert any("reviewed.csv" in s for s in summary["sources"])
     photos = sum(v["by_source"].get("1:liaison", 0) for k, v in summary.items() if k in ("train", "val", "test"))
     assert photos == len(read_manifest(reviewed))
+
+
+def test_the_queue_keeps_what_the_labels_said(smoke_run, tmp_path):
+    db, rows = build_queue(smoke_run, tmp_path, n=1, with_tag=True)
+    parcel = ReviewQueue(db).parcel(rows[0])
+    verdict = parcel["verdict_json"]
+    tag = [label for label in verdict["labels"] if label["fields"]["style_code"] == "555088-101"]
+    assert len(tag) == 1 and tag[0]["lines"] and all(len(line["box"]) == 4 for line in tag[0]["lines"])
+    checks = {check["check"]: check["outcome"] for check in verdict["label_checks"]}
+    assert checks["gtin_check_digit"] == "fail" and "label_gtin_check_digit" in verdict["reasons"]
+    assert verdict["verdict"] != "genuine"

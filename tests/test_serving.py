@@ -109,3 +109,23 @@ def test_served_input_example_is_accepted(server, smoke_registry):
     response = requests.post(f"{server}/invocations", json=example, timeout=120)
     assert response.status_code == 200, response.text
     assert pd.DataFrame(response.json()["predictions"])["verdict"].notna().all()
+
+
+def test_served_model_reads_a_size_tag_and_checks_it_against_the_dispatch_country(server, parcel, tmp_path):
+    from tests.review_support import tag_photo
+
+    pid, photos = parcel
+    tag = tag_photo(tmp_path / "size-tag.jpg")  # its barcode's check digit is wrong
+    records = [{"parcel_id": pid, "image": b64(p), "dispatch_country": "CN"} for p in photos[:2]]
+    records.append({"parcel_id": pid, "image": b64(tag), "dispatch_country": "CN"})
+    response = invocations(server, records)
+    assert response.status_code == 200, response.text
+    row = response.json()["predictions"][0]
+    labels = json.loads(row["labels"])
+    read = {label["photo"]: label for label in labels}
+    assert read[2]["fields"]["made_in"] == "VIETNAM" and read[2]["fields"]["style_code"] == "555088-101"
+    checks = {check["check"]: check for check in json.loads(row["label_checks"])}
+    assert checks["gtin_check_digit"]["outcome"] == "fail" and checks["gtin_check_digit"]["photos"] == [2]
+    assert checks["made_in_vs_dispatch"]["outcome"] == "fail"
+    reasons = json.loads(row["reasons"])
+    assert "label_gtin_check_digit" in reasons and row["verdict"] != "genuine"

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
-from infer.labels.fields import Fields, country
+from infer.labels.fields import Fields, dispatch_country
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 SIZE_CHARTS = Path(__file__).with_name("size_charts.csv")
@@ -141,7 +141,7 @@ def size_chart(labels: ParcelLabels) -> Outcome:
 def made_in_vs_dispatch(labels: ParcelLabels) -> Outcome:
     """The label's country against the country the parcel was posted from: a shoe made in one
     country and posted from another is common (retail, resale), so this is a reason to look."""
-    dispatch = country(labels.dispatch_country or "") if labels.dispatch_country else None
+    dispatch = dispatch_country(labels.dispatch_country)
     read = _with(labels, "made_in")
     if not dispatch or not read:
         why = "no dispatch country in the parcel record" if not dispatch else "no \"made in\" read"

@@ -38,6 +38,13 @@ COUNTRIES = {
     "PORTUGAL": ("PORTUGAL",),
     "USA": ("USA", "U.S.A", "UNITED STATES", "ETATS-UNIS", "ESTADOS UNIDOS"),
 }
+# ISO 3166 codes, as parcel records write the dispatch country (alpha-2 and alpha-3).
+ISO_CODES = {"CN": "CHINA", "CHN": "CHINA", "HK": "CHINA", "HKG": "CHINA", "VN": "VIETNAM", "VNM": "VIETNAM",
+             "ID": "INDONESIA", "IDN": "INDONESIA", "IN": "INDIA", "IND": "INDIA", "TH": "THAILAND",
+             "THA": "THAILAND", "KH": "CAMBODIA", "KHM": "CAMBODIA", "MM": "MYANMAR", "MMR": "MYANMAR",
+             "BD": "BANGLADESH", "BGD": "BANGLADESH", "PK": "PAKISTAN", "PAK": "PAKISTAN", "TW": "TAIWAN",
+             "TWN": "TAIWAN", "KR": "KOREA", "KOR": "KOREA", "BR": "BRAZIL", "BRA": "BRAZIL", "IT": "ITALY",
+             "ITA": "ITALY", "PT": "PORTUGAL", "PRT": "PORTUGAL", "US": "USA"}
 # The English phrase with its words run together or a letter misread (MADEINCHINA, MADEHCHINA).
 LOOSE_MADE_IN = re.compile(r"MADE([A-Z1]{4,14})")
 # "Made in China" and its neighbours as printed in Chinese (制造 / 製造 / 产 / 製).
@@ -48,6 +55,8 @@ CHINESE_MADE = re.compile(r"(中国|越南|印度尼西亚|印尼|印度|泰国|
 NIKE_STYLE = re.compile(r"(?<![A-Z0-9])([A-Z]{2}\d{4}|\d{6})\s?[-–—]?\s?(\d{3})(?![0-9])")
 ADIDAS_STYLE = re.compile(r"(?<![A-Z0-9])([A-Z]{1,2}\d{4,5})(?![A-Z0-9])")
 DATE = re.compile(r"(?<!\d)(\d{2})\s?[/.]\s?(\d{2})\s?[/.]\s?(\d{2})(?!\d)")
+# Where a date touches a style code with no space between: the gap to open.
+GLUED_DATE = re.compile(r"(?<=\d{6}[-–—]\d{3})(?=\d{2}/\d{2}/\d{2}(?!\d))|(?<=\d{2}/\d{2}/\d{2})(?=\d{6}[-–—]?\d{3})")
 DIGIT_RUN = re.compile(r"(?<!\d)(\d[\d ]{10,17}\d)(?!\d)")
 SIZE = {
     "us": re.compile(r"(?<![A-Z])US\s*(?:MEN'?S|M|W|WMNS)?\s*(\d{1,2}(?:[.,]5)?\s?[YCK]?)(?![\d./])"),
@@ -82,6 +91,16 @@ class Fields:
         return not any(v for k, v in asdict(self).items() if k != "brand")
 
 
+def dispatch_country(value: str | None) -> str | None:
+    """A parcel record's dispatch country in the spelling the labels are read in: an ISO code
+    (CN, VNM) or a name in any of the usual languages; a country outside the list stays as
+    written, upper-cased (a label never reads it, so it never agrees by accident)."""
+    text = (value or "").strip().upper()
+    if not text:
+        return None
+    return ISO_CODES.get(text) or country(text) or text
+
+
 def country(name: str, lenient: bool = False) -> str | None:
     """One English spelling for a country as printed in any of the usual languages. `lenient`:
     also a near miss of a spelling (one letter in five wrong, as a reader misreads small print:
@@ -105,6 +124,22 @@ def country(name: str, lenient: bool = False) -> str | None:
     (best, _), ratio = max(scores.items(), key=lambda kv: kv[1])
     rivals = {c for (c, _), r in scores.items() if r >= ratio - 0.05}
     return best if ratio >= 0.8 and len(rivals) == 1 else None
+
+
+def bare_country(lines: list[str]) -> str | None:
+    """A line that is a country's name alone, or its end (HINA, HINE where the reader lost the
+    first letter): on a tag whose other print was read, the "made in" line with its first words
+    cut off or read as a line of their own."""
+    for line in lines:
+        word = re.sub(r"[^A-ZÀ-Ý]", "", line.upper())
+        if len(word) < 4:
+            continue
+        ends = {canonical for canonical, spellings in COUNTRIES.items() for spelling in spellings
+                if (token := re.sub(r"[^A-ZÀ-Ý]", "", spelling)) == word
+                or (len(token) - len(word) == 1 and token.endswith(word))}
+        if len(ends) == 1:
+            return ends.pop()
+    return None
 
 
 def made_in(text: str) -> str | None:
@@ -146,7 +181,8 @@ def parse(lines: list[str], brand: str | None = None, boxes: list | None = None)
     text = "\n".join(line.upper() for line in lines)
     out = Fields()
     out.made_in = made_in(text)
-    # A date printed against a code ("10/31/18CD6578-507") is a separate token.
+    # A date printed against a code ("10/31/18CD6578-507", "555088-31111/15/18") is a separate token.
+    text = GLUED_DATE.sub(" ", text)
     text = DATE.sub(lambda m: f" {m.group(0)} ", text)
     out.style_code = _style_code(text, brand)
     out.brand = _brand(text, out.style_code)
@@ -158,6 +194,8 @@ def parse(lines: list[str], brand: str | None = None, boxes: list | None = None)
                  and plausible(k, v := m.group(1).replace(",", ".").replace(" ", ""))}
     if boxes is not None:
         out.sizes = {**table_sizes(lines, boxes), **out.sizes}
+    if out.made_in is None and (out.style_code or out.production_dates or out.gtin):
+        out.made_in = bare_country(lines)
     for line in lines:
         upper = line.upper().strip()
         if out.colourway is None and (m := COLOURWAY.search(upper)) and not DATE.search(upper):
