@@ -66,3 +66,8 @@ def test_a_date_printed_against_the_style_code_and_a_cut_off_country():
     assert got.made_in == "CHINA"
     # A country's name alone counts only on a label whose other print was read.
     assert parse(["CHINA"]).made_in is None
+
+
+def test_fourteen_digits_that_number_a_carton_are_no_shoe_barcode():
+    assert parse(["93150368611115"]).gtin is None  # a misread: a shoe's GTIN-14 starts with 0
+    assert parse(["UPC 00193150368615"]).gtin == "00193150368615"

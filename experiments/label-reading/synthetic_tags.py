@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import pandas as pd  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
 
 from infer.labels.fields import MADE_IN, country, parse  # noqa: E402
 from infer.labels.reader import engine, read_photo  # noqa: E402
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = pd.read_csv(manifest)
     engine()
     records, times = [], []
-    for row in rows.itertuples():
+    for row in tqdm(list(rows.itertuples()), desc="read tags", unit="tag"):
         photo = load_photo(manifest.parent / row.path)
         start = time.perf_counter()
         text = read_photo(photo)

@@ -247,7 +247,10 @@ def _gtin(text: str) -> tuple[str | None, bool | None]:
             run = match.group(1)
             digits = run.replace(" ", "")
             grouped = " " not in run or bool(re.fullmatch(r"\d ?\d{5} ?\d{5} ?\d|\d ?\d{6} ?\d{6}", run))
-            if len(digits) in (12, 13, 14) and grouped:
+            # A GTIN-14 with an indicator digit other than 0 numbers a carton, never a shoe or
+            # its box: 14 digits not starting with 0 are a misread (a UPC run into other print).
+            consumer = len(digits) < 14 or digits.startswith("0")
+            if len(digits) in (12, 13, 14) and grouped and consumer:
                 found.append((not keyword, digits))
     if not found:
         return None, None
