@@ -1,7 +1,9 @@
 """MLflow pyfunc, logged as models-from-code: this file is the model definition.
 
-Input: one row per photo with `parcel_id` and either `path` or `image` (base64 bytes), and
-optionally the parcel's `dispatch_country` (checked against the labels' "made in").
+Input: one row per photo with `parcel_id` and `image` (base64 bytes, or a `data:` URI), and
+optionally the parcel's `dispatch_country` (checked against the labels' "made in"). `path` (a
+file on the server) is read only when the model is loaded with `model_config={"photo_folder":
+...}`, and only inside that folder: otherwise a caller could probe which files the server has.
 Output: one row per parcel with the verdict fields; list/dict fields are JSON strings so the
 frame serialises the same through `mlflow models serve` and in Python.
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -23,19 +27,33 @@ OUTPUT_COLUMNS = [
 ]
 
 
-def _photo(row: pd.Series, i: int):
+DATA_URI = re.compile(r"^data:[\w/+.-]*(;[\w=.-]+)*;base64,", re.IGNORECASE)
+
+
+def _photo(row: pd.Series, i: int, folder: Path | None):
     image = row.get("image")
     if isinstance(image, str) and image:
         try:
-            return base64.b64decode(image, validate=True), f"<image #{i}>"
+            return base64.b64decode(DATA_URI.sub("", image, count=1), validate=True), f"<image #{i}>"
         except (binascii.Error, ValueError):
             return b"", f"<image #{i}: invalid base64>"
     if isinstance(image, bytes | bytearray) and image:
         return bytes(image), f"<image #{i}>"
     path = row.get("path")
     if isinstance(path, str) and path:
-        return path, path
+        return _allowed_path(path, i, folder)
     return b"", f"<row #{i}: neither image nor path>"
+
+
+def _allowed_path(path: str, i: int, folder: Path | None):
+    """The file, if it lies inside the folder the model was loaded with; else an error that
+    says the same whether or not such a file exists."""
+    if folder is None:
+        return b"", f"<row #{i}: path not accepted: this model reads uploaded images only>"
+    resolved = (folder / path).resolve()
+    if not resolved.is_relative_to(folder):
+        return b"", f"<row #{i}: path not accepted: outside the photo folder>"
+    return str(resolved), path
 
 
 def _first_text(group: pd.DataFrame, column: str) -> str | None:
@@ -46,11 +64,29 @@ def _first_text(group: pd.DataFrame, column: str) -> str | None:
     return values[0] if values else None
 
 
+def _require_parcel_ids(frame: pd.DataFrame) -> None:
+    """Every row names its parcel: photos of several parcels must never be judged as one."""
+    if "parcel_id" in frame:
+        ids = frame["parcel_id"]
+        missing = [int(i) for i in frame.index[ids.isna() | (ids.astype(str).str.strip() == "")]]
+    else:
+        missing = list(range(len(frame)))
+    if missing:
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+        raise MlflowException(f"every row needs a parcel_id (the parcel its photo belongs to); rows "
+                              f"without one: {missing[:10]}{' ...' if len(missing) > 10 else ''}",
+                              error_code=INVALID_PARAMETER_VALUE)
+
+
 class InspectorModel(PythonModel):
     def load_context(self, context):
         from infer.inspector import Inspector
 
         config = context.model_config or {}
+        folder = config.get("photo_folder")
+        self.photo_folder = Path(folder).resolve() if folder else None
         self.inspector = Inspector.load(context.artifacts[ARTIFACT_KEY],
                                         backend=config.get("backend", "auto"),
                                         labels=bool(config.get("labels", True)))
@@ -66,11 +102,10 @@ class InspectorModel(PythonModel):
         from infer.inspector import NoReadablePhotos
 
         frame = pd.DataFrame(model_input)
-        if "parcel_id" not in frame:
-            frame["parcel_id"] = "parcel"
+        _require_parcel_ids(frame)
         rows = []
         for parcel_id, group in frame.groupby("parcel_id", sort=False):
-            sources, names = zip(*(_photo(r, i) for i, r in group.iterrows()), strict=True)
+            sources, names = zip(*(_photo(r, i, self.photo_folder) for i, r in group.iterrows()), strict=True)
             dispatch = _first_text(group, "dispatch_country")
             try:
                 v = self.inspector.inspect(list(sources), parcel_id=str(parcel_id), names=names,

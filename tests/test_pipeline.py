@@ -215,7 +215,9 @@ def test_evaluate_brand_only_manifest_has_no_label_metrics(smoke_run, tmp_path):
 
 
 def test_pyfunc_predicts_parcels_from_dataframe(smoke_run, parcel_photos):
-    model = mlflow.pyfunc.load_model("models:/counterfeit-inspector@candidate")
+    folder = str(Path(os.path.commonpath(parcel_photos)))
+    model = mlflow.pyfunc.load_model("models:/counterfeit-inspector@candidate",
+                                     model_config={"photo_folder": folder})
     frame = pd.DataFrame({
         "parcel_id": ["a", "a", "b"],
         "path": [parcel_photos[0], parcel_photos[1], None],
@@ -228,7 +230,7 @@ def test_pyfunc_predicts_parcels_from_dataframe(smoke_run, parcel_photos):
     # Served through onnxruntime by default; eager PyTorch on request, same answer.
     assert model.unwrap_python_model().inspector.onnx is not None
     eager = mlflow.pyfunc.load_model("models:/counterfeit-inspector@candidate",
-                                     model_config={"backend": "torch"})
+                                     model_config={"backend": "torch", "photo_folder": folder})
     assert eager.unwrap_python_model().inspector.onnx is None
     again = eager.predict(frame)
     assert np.allclose(again["counterfeit_probability"].astype(float),
@@ -557,3 +559,31 @@ def test_a_single_split_run_logged_later_is_registered_like_a_tracked_one(smoke_
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     served = Inspector.load("models:/offline-inspector@candidate")
     assert served.meta["model"]["run_id"] == run_id and served.identity["version"] == str(version.version)
+
+
+def test_pyfunc_reads_server_paths_only_inside_its_photo_folder(smoke_run, parcel_photos, tmp_path):
+    photo = Path(parcel_photos[0])
+    frame = pd.DataFrame({"parcel_id": ["a", "a", "a"],
+                          "path": [str(photo), str(tmp_path / "secret.txt"), str(tmp_path / "nothing.jpg")]})
+    (tmp_path / "secret.txt").write_text("not for callers")
+    closed = mlflow.pyfunc.load_model("models:/counterfeit-inspector@candidate")
+    out = closed.predict(frame)  # no photo readable: the parcel's row says so, with each photo's error
+    errors = [p["error"] for p in json.loads(out.loc[0, "photos"])]
+    # The same answer for a photo, a file that exists and one that does not: no hint which exists.
+    assert all("path not accepted: this model reads uploaded images only" in e for e in errors)
+    opened = mlflow.pyfunc.load_model("models:/counterfeit-inspector@candidate",
+                                      model_config={"photo_folder": str(photo.parent)})
+    entries = json.loads(opened.predict(frame).loc[0, "photos"])
+    assert "error" not in entries[0]
+    assert all("outside the photo folder" in e["error"] for e in entries[1:])
+
+
+def test_pyfunc_refuses_rows_without_a_parcel_and_reads_data_uris(smoke_run, parcel_photos):
+    model = mlflow.pyfunc.load_model("models:/counterfeit-inspector@candidate")
+    image = base64.b64encode(Path(parcel_photos[0]).read_bytes()).decode()
+    with pytest.raises(Exception, match="parcel_id"):
+        model.predict(pd.DataFrame({"image": [image]}))
+    with pytest.raises(Exception, match=r"rows without one: \[1\]"):
+        model.predict(pd.DataFrame({"parcel_id": ["a", ""], "image": [image, image]}))
+    out = model.predict(pd.DataFrame({"parcel_id": ["a"], "image": [f"data:image/jpeg;base64,{image}"]}))
+    assert out.loc[0, "error"] is None and "error" not in json.loads(out.loc[0, "photos"])[0]

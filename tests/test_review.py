@@ -125,21 +125,41 @@ def test_queue_sorts_and_parcel_page_shows_evidence(client, queued):
 
 
 def test_token_required_when_configured_and_off_loopback(db, tmp_path):
+    token = "s3cret-of-sixteen-chars"
     with pytest.raises(ValueError, match="needs --token"):
         create_app(db, host="0.0.0.0")
+    with pytest.raises(ValueError, match="at least 16 characters"):
+        create_app(db, token="s3cret", host="0.0.0.0")
     proc = run_module(["infer.review", "serve", "--db", str(db), "--host", "0.0.0.0"], cwd=tmp_path)
     assert proc.returncode == 2 and "--token" in proc.stderr
-    secured = TestClient(create_app(db, token="s3cret", host="0.0.0.0"), base_url=BASE)
+    secured = TestClient(create_app(db, token=token, host="0.0.0.0"), base_url=BASE)
     assert secured.get("/api/queue").status_code == 401
     assert secured.get("/api/queue", headers={"Authorization": "Bearer nope"}).status_code == 401
     assert secured.get("/photos/1").status_code == 401
-    assert secured.get("/api/queue", headers={"Authorization": "Bearer s3cret"}).status_code == 200
-    first = secured.get("/?token=s3cret", follow_redirects=False)
+    assert secured.get("/api/queue", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    first = secured.get(f"/?token={token}", follow_redirects=False)
     assert first.status_code == 303 and "token" not in first.headers["location"]
-    assert "httponly" in first.headers["set-cookie"].lower()
+    cookie = first.headers["set-cookie"]
+    assert "httponly" in cookie.lower() and token not in cookie  # a value derived from it
     assert secured.get("/api/queue").status_code == 200  # the cookie now carries it
-    loopback = TestClient(create_app(db, token="s3cret"), base_url=BASE)
+    forged = TestClient(create_app(db, token=token, host="0.0.0.0"), base_url=BASE)
+    forged.cookies.set("review_token", token)  # the raw token is not what the cookie holds
+    assert forged.get("/api/queue").status_code == 401
+    loopback = TestClient(create_app(db, token=token), base_url=BASE)
     assert loopback.get("/api/audit").status_code == 401
+
+
+def test_decision_bodies_are_small_and_strictly_typed(client, queued):
+    row = queued[0][0]
+    url = f"/api/parcels/{row}/decision"
+    huge = client.post(url, content=b'{"note": "' + b"x" * 200_000 + b'"}',
+                       headers={"Content-Type": "application/json"})
+    assert huge.status_code == 413 and len(huge.content) < 500  # refused unread, nothing echoed
+    loose = client.post(url, json={"decision": "genuine", "reviewer": "ana", "override": "yes"})
+    assert loose.status_code == 422 and "yes" not in loose.text
+    extra = client.post(url, json={"decision": "genuine", "reviewer": "ana", "admin": True})
+    assert extra.status_code == 422
+    assert client.get("/api/audit").json() == []
 
 
 def test_paths_and_non_integer_ids_refused(client):
@@ -198,7 +218,7 @@ def test_export_writes_a_manifest_training_accepts(client, db, queued, tmp_path)
     a, b, c = queued[1]
     decide(client, a, "counterfeit")
     decide(client, a, "genuine", override=True)  # the override is what counts
-    decide(client, b, "counterfeit", brand="Zephra")
+    decide(client, b, "counterfeit", brand="Zephra", note="-sole glue marks", reviewer='=HYPERLINK("x")')
     decide(client, c, "cannot_tell")
     out = tmp_path / "export" / "reviewed.csv"
     counts = export_manifest(db, out)
@@ -212,6 +232,10 @@ def test_export_writes_a_manifest_training_accepts(client, db, queued, tmp_path)
     assert len(df) == len(queue.parcel(a)["photos"]) + len(queue.parcel(b)["photos"])
     assert all(Image.open(p).format == "JPEG" for p in df["path"])
     assert not any(p.startswith("/") for p in out.read_text().splitlines()[1:])
+    # The note and each photo's own name travel; spreadsheet formulas are written as text.
+    mine = df[df["parcel_id"] == pid[b]]
+    assert set(mine["note"]) == {"'-sole glue marks"} and set(mine["reviewer"]) == {"'=HYPERLINK(\"x\")"}
+    assert sorted(mine["original_name"]) == sorted(p["name"] for p in queue.parcel(b)["photos"])
 
 
 def test_decisions_table_is_append_only(db, client, queued):

@@ -20,7 +20,7 @@ from tests.conftest import REPO, run_module
 from tests.review_support import build_queue
 
 CHROMIUM = Path("/usr/bin/chromium")
-TOKEN = "browser-test-token"
+TOKEN = "browser-test-token-0123"
 
 
 def _free_port() -> int:

@@ -16,7 +16,8 @@ def parse_args(argv):
                        help="bind address (default 127.0.0.1; any other needs --token)")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--token", default=None,
-                       help="shared secret every request must carry (required off loopback)")
+                       help="shared secret every request must carry, at least 16 characters, or "
+                            "'auto' to generate one (required off loopback)")
     export = sub.add_parser("export", help="decided parcels as a training manifest")
     export.add_argument("--db", required=True)
     export.add_argument("--out", required=True, help="manifest CSV; photos go to <stem>_photos/")
@@ -57,11 +58,17 @@ def main(argv=None) -> int:
 
         from infer.review.app import create_app
 
-        app = create_app(args.db, token=args.token, host=args.host)
+        from infer.review.security import new_token
+
+        token = new_token() if args.token == "auto" else args.token
+        app = create_app(args.db, token=token, host=args.host)
     except (QueueError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    shown = "[::1]" if args.host == "::1" else args.host
+    url = f"http://{shown}:{args.port}/"
+    print(f"review queue {args.db} at {url}" + (f"?token={token}" if token else ""), flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")  # info: one line per request
     return 0
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Literal
 
 from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from infer.review import pages
 from infer.review.monitor import band_check
@@ -27,6 +28,9 @@ HEADERS = {
 
 
 class DecisionIn(BaseModel):
+    # Booleans are booleans and strings strings: "override": "yes" is refused, not read as true.
+    model_config = ConfigDict(strict=True, extra="forbid")
+
     decision: Literal["counterfeit", "genuine", "cannot_tell"]
     reviewer: str = Field(min_length=1, max_length=200)
     brand: str | None = Field(default=None, max_length=100)
@@ -40,6 +44,12 @@ def create_app(db: str | Path, token: str | None = None, host: str = "127.0.0.1"
     loopback = is_loopback(host)
     app = FastAPI(title="Review queue", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.queue = queue
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        # Say what is wrong without echoing what was sent.
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
 
     @app.middleware("http")
     async def protect(request: Request, call_next):

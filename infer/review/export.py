@@ -2,6 +2,9 @@
 
 The photos come from the queue's own copies, so an export works after the inspection app has
 deleted its files. "cannot_tell" parcels are left out: they carry no label to learn from.
+The file opens in spreadsheets, so a cell that starts as a formula would (`=`, `+`, `-`, `@`,
+tab, carriage return) is written with a leading apostrophe: a reviewer named `=HYPERLINK(...)`
+stays text.
 """
 
 from __future__ import annotations
@@ -13,7 +16,13 @@ from pathlib import Path
 from infer.review.queue import ReviewQueue
 
 COLUMNS = ["path", "label", "brand", "parcel_id", "view", "defects", "reviewer", "decided_at",
-           "model_suggestion", "why"]
+           "model_suggestion", "why", "note", "original_name"]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def export_manifest(db: str | Path, out: str | Path) -> dict:
@@ -37,14 +46,15 @@ def export_manifest(db: str | Path, out: str | Path) -> dict:
                 "path": target.relative_to(out.parent).as_posix(), "label": d["decision"],
                 "brand": d["brand"] or "", "parcel_id": d["parcel_id"], "view": "", "defects": "",
                 "reviewer": d["reviewer"], "decided_at": d["decided_at"],
-                "model_suggestion": d["model_suggestion"], "why": d["why"],
+                "model_suggestion": d["model_suggestion"], "why": d["why"], "note": d["note"] or "",
+                "original_name": photo["name"],
             })
     # Write then rename: a crash never leaves a half manifest that training would accept.
     partial = out.with_name(out.name + ".partial")
     with partial.open("w", newline="") as sink:
         writer = csv.DictWriter(sink, fieldnames=COLUMNS)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: cell(v) for k, v in row.items()} for row in rows)
     os.replace(partial, out)
     return {"photos": len(rows), "parcels": len({r["parcel_id"] for r in rows}),
             "cannot_tell": skipped}

@@ -47,7 +47,7 @@ def model_config(package_dir: Path) -> dict:
 
 def signature() -> ModelSignature:
     inputs = Schema([
-        ColSpec("string", "parcel_id", required=False),
+        ColSpec("string", "parcel_id"),
         ColSpec("string", "path", required=False),
         ColSpec("string", "image", required=False),
         ColSpec("string", "dispatch_country", required=False),
