@@ -1,5 +1,6 @@
 """The review page in a real browser: headless Debian Chromium driven by Playwright against the
-real server process, deciding with the keyboard shortcut."""
+real server process, worked the way a liaison works: keys to decide, move on and undo, the
+photo opened full size, heatmaps laid over the photos."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def _get(url: str):
 
 @pytest.fixture
 def server(smoke_run, tmp_path):
-    db, rows = build_queue(smoke_run, tmp_path, n=1, with_tag=True)
+    db, rows = build_queue(smoke_run, tmp_path, n=2, with_tag=True)
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "infer.review", "serve", "--db", str(db), "--port", str(port),
@@ -56,38 +57,67 @@ def server(smoke_run, tmp_path):
                 proc.kill()
                 pytest.fail(f"review server did not start: {proc.communicate()[1][-2000:]}")
             time.sleep(0.3)
-    yield {"base": base, "db": db, "row": rows[0]}
+    yield {"base": base, "db": db, "row": rows[0], "next": rows[1]}
     proc.terminate()
     proc.wait(10)
 
 
-def test_decide_with_keyboard_shortcut_and_export(server, tmp_path):
+def test_decide_with_keys_move_on_undo_and_export(server, tmp_path):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not installed (Debian package `chromium`; .ci/run installs it)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (dev extra) not installed")
-    base, row = server["base"], server["row"]
+    from infer.review import ReviewQueue
+
+    base, row, nxt = server["base"], server["row"], server["next"]
+    blind = ReviewQueue(server["db"]).parcel(row)["why"] == "audit"
     shot = tmp_path / "parcel-page.png"
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
             page.goto(f"{base}/parcels/{row}?token={TOKEN}")  # sets the cookie, drops the token
             assert "token" not in page.url
             page.wait_for_function(
-                "[...document.images].length > 0 && "
-                "[...document.images].every(i => i.complete && i.naturalWidth > 0)")
-            assert page.locator("img.heatmap").count() >= 1
-            assert page.locator("img.evidence").count() >= 1
+                "[...document.querySelectorAll('img.evidence')].every(i => i.complete && i.naturalWidth > 0)")
+            # The decision area is on the first screen, at laptop and at tablet width.
+            for width in (1366, 800):
+                page.set_viewport_size({"width": width, "height": 768})
+                box = page.locator("#decide").bounding_box()
+                assert box["y"] < 768 and box["x"] + 100 < width, (width, box)
+            page.set_viewport_size({"width": 1366, "height": 768})
+            if blind:  # an audit parcel: judged without the model's answer
+                assert page.locator("img.heatmap").count() == 0 and "answer is hidden" in page.content()
+            else:
+                assert page.locator("img.heatmap").count() >= 1 and not page.locator("img.heatmap").first.is_visible()
+                page.locator("h1").click()
+                page.keyboard.press("h")  # heatmaps laid over the photos
+                assert page.locator("img.heatmap").first.is_visible()
             # The size tag's read lines are boxed on its photo, and the checks say what failed.
             assert page.locator("svg.boxes polygon").count() >= 3
             assert page.locator("table.checks td.fail").count() >= 1
             assert "barcode number 885259846194 has a wrong check digit" in page.content()
+            page.locator("img.evidence").first.click()  # full size, then closed again
+            assert page.locator("#viewer").is_visible()
+            page.keyboard.press("Escape")
+            assert not page.locator("#viewer").is_visible()
+            page.keyboard.press("?")
+            assert page.locator("#help").is_visible() and "undo" in page.locator("#help").inner_text()
+            page.keyboard.press("Escape")
             page.fill("input[name=reviewer]", "browser liaison")
             page.fill("textarea[name=note]", "sole glue looks wrong")
+            page.select_option("select[name=brand]", index=1)
             page.locator("h1").click()  # leave the text field so the shortcut is not typed
-            page.keyboard.press("c")
-            page.wait_for_selector("#status[data-decided='counterfeit']", timeout=10_000)
             page.screenshot(path=str(shot), full_page=True)
+            page.keyboard.press("c")  # recorded, and on to the next queued parcel
+            page.wait_for_url(f"**/parcels/{nxt}", timeout=10_000)
+            page.wait_for_selector("#toast:not([hidden])", timeout=5_000)
+            assert "Recorded counterfeit" in page.locator("#toast").inner_text()
+            page.keyboard.press("z")  # undo: back, override ticked
+            page.wait_for_url(f"**/parcels/{row}?redo=1", timeout=10_000)
+            assert page.locator("input[name=override]").is_checked()
+            page.locator("h1").click()
+            page.keyboard.press("g")
+            page.wait_for_url(f"**/parcels/{nxt}", timeout=10_000)
         finally:
             browser.close()
     assert shot.stat().st_size > 10_000
@@ -99,12 +129,13 @@ def test_decide_with_keyboard_shortcut_and_export(server, tmp_path):
         shutil.copy(shot, target)
 
     audit = _get(f"{base}/api/audit")
-    assert [(a["parcel_row"], a["decision"], a["reviewer"], a["note"]) for a in audit] == [
-        (row, "counterfeit", "browser liaison", "sole glue looks wrong")]
+    assert [(a["parcel_row"], a["decision"], a["reviewer"], a["override"]) for a in audit] == [
+        (row, "counterfeit", "browser liaison", 0), (row, "genuine", "browser liaison", 1)]
+    assert audit[0]["note"] == "sole glue looks wrong" and audit[0]["brand_source"] == "chosen"
     out = tmp_path / "export" / "reviewed.csv"
     proc = run_module(["infer.review", "export", "--db", str(server["db"]), "--out", str(out)],
                       cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     df = read_manifest(out)
-    assert set(df["label"]) == {"counterfeit"} and df["parcel_id"].nunique() == 1
+    assert set(df["label"]) == {"genuine"} and df["parcel_id"].nunique() == 1  # the override counts
     assert set(df["parcel_id"]) == {audit[0]["parcel_id"]}

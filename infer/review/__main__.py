@@ -57,7 +57,6 @@ def main(argv=None) -> int:
         import uvicorn
 
         from infer.review.app import create_app
-
         from infer.review.security import new_token
 
         token = new_token() if args.token == "auto" else args.token

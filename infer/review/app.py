@@ -36,6 +36,7 @@ class DecisionIn(BaseModel):
     brand: str | None = Field(default=None, max_length=100)
     note: str | None = Field(default=None, max_length=5000)
     override: bool = False
+    brand_source: Literal["model", "chosen"] | None = None
 
 
 def create_app(db: str | Path, token: str | None = None, host: str = "127.0.0.1") -> FastAPI:
@@ -51,6 +52,13 @@ def create_app(db: str | Path, token: str | None = None, host: str = "127.0.0.1"
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
         return JSONResponse({"detail": errors}, status_code=422)
 
+    @app.exception_handler(HTTPException)
+    async def refused(request: Request, exc: HTTPException):
+        # The API answers JSON; a person who followed a stale link gets a page with a way back.
+        if request.url.path.startswith(("/api/", "/photos/", "/heatmaps/")):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return HTMLResponse(pages.error_page(exc.status_code, str(exc.detail)), status_code=exc.status_code)
+
     @app.middleware("http")
     async def protect(request: Request, call_next):
         refusal = guard(request, token, loopback)
@@ -59,23 +67,45 @@ def create_app(db: str | Path, token: str | None = None, host: str = "127.0.0.1"
             response.headers.setdefault(key, value)
         return response
 
-    def sorted_rows(status: str, sort: str, order: str) -> list[dict]:
-        if sort not in ("probability", "age", "brand"):
-            raise HTTPException(422, f"sort must be probability, age or brand, got {sort!r}")
-        if status not in ("queued", "decided", "all"):
-            raise HTTPException(422, f"status must be queued, decided or all, got {status!r}")
-        return queue.parcels(None if status == "all" else status, sort, order != "asc")
+    add_pages(app, queue)
+    add_api(app, queue)
+    return app
+
+
+def sorted_rows(queue: ReviewQueue, status: str, sort: str, order: str, filters: dict) -> list[dict]:
+    if sort not in ("probability", "age", "brand"):
+        raise HTTPException(422, f"sort must be probability, age or brand, got {sort!r}")
+    if status not in ("queued", "decided", "all"):
+        raise HTTPException(422, f"status must be queued, decided or all, got {status!r}")
+    return queue.parcels(None if status == "all" else status, sort, order != "asc", filters)
+
+
+def add_pages(app: FastAPI, queue: ReviewQueue) -> None:
+    """The pages a person opens, and the images and script they load."""
 
     @app.get("/", response_class=HTMLResponse)
-    def queue_list(status: str = "queued", sort: str = "probability", order: str = "desc"):
-        rows = sorted_rows(status, sort, order)
-        return pages.queue_page(rows, sort, order != "asc", status, band_check(queue))
+    def queue_list(status: str = "queued", sort: str = "probability", order: str = "desc",
+                   brand: str = "", reason: str = "", model_version: str = "", search: str = ""):
+        filters = {"brand": brand, "reason": reason, "model_version": model_version, "search": search}
+        rows = sorted_rows(queue, status, sort, order, filters)
+        return pages.queue_page(rows, sort, order != "asc", status, band_check(queue), filters, queue.facets())
 
     @app.get("/parcels/{row}", response_class=HTMLResponse)
     def parcel_page(row: int):
         parcel = _parcel_or_404(queue, row)
+        ids = [r["id"] for r in queue.parcels(None, "age", False)]
         waiting = [r["id"] for r in queue.parcels("queued") if r["id"] != row]
-        return pages.parcel_page(parcel, waiting[0] if waiting else None)
+        at = ids.index(row)
+        near = {"next": waiting[0] if waiting else None, "j": ids[at + 1] if at + 1 < len(ids) else None,
+                "k": ids[at - 1] if at > 0 else None}
+        return pages.parcel_page(parcel, near)
+
+    @app.get("/p/{parcel_id}")
+    def by_parcel_id(parcel_id: str):
+        row = queue.row_of(parcel_id)
+        if row is None:
+            raise HTTPException(404, f"no parcel {parcel_id!r} in this queue")
+        return Response(status_code=303, headers={"Location": f"/parcels/{row}"})
 
     @app.get("/review.js")
     def script():
@@ -90,13 +120,19 @@ def create_app(db: str | Path, token: str | None = None, host: str = "127.0.0.1"
     def heatmap(photo_id: int):
         return _jpeg(queue.image(photo_id, "heatmap"), f"heatmap {photo_id}")
 
+
+def add_api(app: FastAPI, queue: ReviewQueue) -> None:
+    """The JSON API beside the pages."""
+
     @app.get("/api/queue")
-    def api_queue(status: str = Query("queued"), sort: str = "probability", order: str = "desc"):
-        return sorted_rows(status, sort, order)
+    def api_queue(status: str = Query("queued"), sort: str = "probability", order: str = "desc",
+                  brand: str = "", reason: str = "", model_version: str = "", search: str = ""):
+        filters = {"brand": brand, "reason": reason, "model_version": model_version, "search": search}
+        return [pages.blind_row(r) for r in sorted_rows(queue, status, sort, order, filters)]
 
     @app.get("/api/parcels/{row}")
     def api_parcel(row: int):
-        parcel = _parcel_or_404(queue, row)
+        parcel = pages.blind(_parcel_or_404(queue, row))
         for ph in parcel["photos"]:
             ph["photo_url"] = f"/photos/{ph['id']}" if ph["has_photo"] else None
             ph["heatmap_url"] = f"/heatmaps/{ph['id']}" if ph["has_heatmap"] else None
@@ -106,7 +142,7 @@ def create_app(db: str | Path, token: str | None = None, host: str = "127.0.0.1"
     def api_decide(row: int, body: DecisionIn):
         try:
             return queue.decide(row, body.decision, body.reviewer, body.brand, body.note,
-                                body.override)
+                                body.override, body.brand_source)
         except KeyError:
             raise HTTPException(404, f"no parcel with id {row}") from None
         except AlreadyDecided as exc:
@@ -124,8 +160,6 @@ def create_app(db: str | Path, token: str | None = None, host: str = "127.0.0.1"
             return band_check(queue, target_error, delta)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
-
-    return app
 
 
 def _parcel_or_404(queue: ReviewQueue, row: int) -> dict:

@@ -32,6 +32,7 @@ def enqueue(queue: ReviewQueue, verdict, photos_sources: Sequence[PhotoSource], 
     existing = queue.find(record["parcel_id"], (record.get("model") or {}).get("run_id"))
     if existing is not None:
         return existing
+    record = with_queue_context(record, inspector)
     results = record["photos"]
     if len(results) != len(photos_sources):
         raise ValueError(f"parcel {record['parcel_id']}: {len(photos_sources)} photo sources for "
@@ -50,6 +51,21 @@ def enqueue(queue: ReviewQueue, verdict, photos_sources: Sequence[PhotoSource], 
         photos.append({"name": Path(name).name if isinstance(src, str | Path) else name,
                        "jpeg": evidence_copy(src, name), "scores": scores, "heatmap": heatmap})
     return queue.add(record, why, photos)
+
+
+def with_queue_context(record: dict, inspector) -> dict:
+    """The verdict as the liaison's page needs it: the model's brand list (the brand is chosen
+    from it, never pre-filled) and the model's registered version, asked of the registry now
+    when the package did not know it (a model loaded from a run folder)."""
+    record = {**record, "model": dict(record.get("model") or {})}
+    if inspector is not None:
+        record["brands"] = list(inspector.brands)
+    model = record["model"]
+    if model.get("version") is None and model.get("name") and model.get("run_id"):
+        from infer.registry import registered_version
+
+        model["version"] = registered_version(model["name"], model["run_id"])
+    return record
 
 
 def queue_verdict(db_path: str | Path, inspector, verdict, photos: Sequence[PhotoSource],

@@ -12,7 +12,7 @@ from PIL import Image
 
 from infer.photos import PhotoError, PhotoSource, load_photo
 
-MAX_SIDE = 768  # enough to read a size label on screen; keeps a parcel to a few hundred kB
+MAX_SIDE = 2048  # a "made in" line stays legible when the reviewer zooms in
 JPEG_QUALITY = 90
 
 

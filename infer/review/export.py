@@ -16,7 +16,7 @@ from pathlib import Path
 from infer.review.queue import ReviewQueue
 
 COLUMNS = ["path", "label", "brand", "parcel_id", "view", "defects", "reviewer", "decided_at",
-           "model_suggestion", "why", "note", "original_name"]
+           "model_suggestion", "why", "note", "original_name", "brand_source"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -47,7 +47,7 @@ def export_manifest(db: str | Path, out: str | Path) -> dict:
                 "brand": d["brand"] or "", "parcel_id": d["parcel_id"], "view": "", "defects": "",
                 "reviewer": d["reviewer"], "decided_at": d["decided_at"],
                 "model_suggestion": d["model_suggestion"], "why": d["why"], "note": d["note"] or "",
-                "original_name": photo["name"],
+                "original_name": photo["name"], "brand_source": d.get("brand_source") or "",
             })
     # Write then rename: a crash never leaves a half manifest that training would accept.
     partial = out.with_name(out.name + ".partial")

@@ -46,6 +46,15 @@ def target_layer(net: nn.Module) -> nn.Module:
     return convs[-1]
 
 
+def content_box(size: tuple[int, int], side: int) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of the photo inside its `side`-px letterbox, as `letterbox`
+    places it."""
+    width, height = size
+    scale = side / max(width, height)
+    w, h = max(1, round(width * scale)), max(1, round(height * scale))
+    return (side - h) // 2, (side - w) // 2, h, w
+
+
 def top_photos(probabilities: Sequence[float | None], k: int = 3) -> list[int]:
     """Indices of the k readable photos with the highest counterfeit probability: the ones
     that drove a pooled (soft-maximum) verdict."""
@@ -65,11 +74,13 @@ def heatmaps(inspector, sources: Sequence[PhotoSource], names: Sequence[str],
 
     net = inspector.net
     spec = net.spec
-    arrays, bases, kept = [], [], []
+    arrays, bases, kept, boxes = [], [], [], []
     for i in indices:
         try:
             arrays.append(inspector._decode(sources[i], names[i]))
-            bases.append(letterbox(load_photo(sources[i], name=names[i]), DISPLAY_SIZE))
+            photo = load_photo(sources[i], name=names[i])
+            bases.append(letterbox(photo, DISPLAY_SIZE))
+            boxes.append(content_box(photo.size, DISPLAY_SIZE))
             kept.append(i)
         except PhotoError:
             continue  # unreadable photos have no score, so nothing to explain
@@ -84,10 +95,13 @@ def heatmaps(inspector, sources: Sequence[PhotoSource], names: Sequence[str],
         net.train(was_training)
         net.zero_grad(set_to_none=True)  # leave no gradients on a net that serves predictions
     out = {}
-    for i, base, mask in zip(kept, bases, maps, strict=True):
+    for i, base, mask, (top, left, h, w) in zip(kept, bases, maps, boxes, strict=True):
         mask = cv2.resize(mask.astype(np.float32), (DISPLAY_SIZE, DISPLAY_SIZE),
                           interpolation=cv2.INTER_LINEAR)
         overlay = show_cam_on_image(base.astype(np.float32) / 255.0, np.clip(mask, 0, 1),
                                     use_rgb=True, image_weight=0.55)
+        # Cut away the letterbox padding: the map then has the photo's own shape and the page
+        # lays it over the photo.
+        overlay = overlay[top:top + h, left:left + w]
         out[i] = (to_jpeg(Image.fromarray(overlay), quality=85), bool(mask.max() <= 0))
     return out

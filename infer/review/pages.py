@@ -6,6 +6,15 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import urlencode
 
+from infer.review.script import SCRIPT  # noqa: F401 -- served as /review.js
+from infer.review.words import reason_lines
+
+KEYS = [("c / g / u", "record counterfeit / genuine / cannot tell, then open the next queued parcel"),
+        ("z", "undo the decision just recorded (for a few seconds): back to it, override ticked"),
+        ("j / k, → / ←", "next / previous parcel"), ("b", "accept the model's brand"),
+        ("h", "heatmaps over the photos, on / off"), ("click a photo", "full size: wheel zooms, drag pans, "
+                                                     "double-click or Esc closes"), ("?", "this list")]
+
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
 table{border-collapse:collapse}td,th{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}
@@ -15,41 +24,21 @@ table{border-collapse:collapse}td,th{padding:.3rem .6rem;border-bottom:1px solid
 form{margin-top:1rem;padding:1rem;background:#f4f4f4;max-width:40rem}
 label{display:block;margin:.4rem 0}kbd{border:1px solid #999;border-radius:3px;padding:0 .3rem}
 #status{font-weight:bold;margin-top:.5rem}
+.top{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}.top>div{flex:1 1 22rem}
+.top form{margin-top:0}#toast{position:fixed;top:.5rem;right:.5rem;background:#222;color:#fff;padding:.6rem 1rem;border-radius:4px}
+#viewer{position:fixed;inset:0;background:rgba(0,0,0,.88);overflow:hidden;cursor:grab;z-index:9}
+#viewer img{max-width:100vw;max-height:100vh;display:block;margin:auto;transform-origin:center}
+#help{position:fixed;top:3rem;left:50%;transform:translateX(-50%);background:#fff;border:1px solid #999;padding:1rem;z-index:10}
+.shot img.heatmap{position:absolute;left:0;top:0;height:240px;opacity:.6;display:none}
+body.heat .shot img.heatmap{display:block}.blind{color:#555;font-style:italic}
+form.filters{background:none;padding:0;max-width:none}form.filters label{display:inline;margin-right:.6rem}
+@media (max-width:900px){.photo img{height:180px}.shot img.heatmap{height:180px}body{margin:.6rem}}
 .shot{position:relative;display:inline-block}.shot svg{position:absolute;left:0;top:0}
 .boxes polygon{fill:rgba(255,0,0,.08);stroke:#e00}.read{font-family:monospace;font-size:.8rem;max-width:32rem}
 .pass{color:#070}.fail{color:#b00;font-weight:bold}.unknown{color:#777}
 """
 
-SCRIPT = """
-(function () {
-  const form = document.getElementById('decide');
-  if (!form) return;
-  const reviewer = form.elements['reviewer'];
-  reviewer.value = localStorage.getItem('reviewer') || '';
-  const status = document.getElementById('status');
-  async function send(decision) {
-    if (!reviewer.value.trim()) { status.textContent = 'Enter your name first.'; reviewer.focus(); return; }
-    localStorage.setItem('reviewer', reviewer.value.trim());
-    const body = {decision: decision, reviewer: reviewer.value.trim(),
-                  brand: form.elements['brand'].value, note: form.elements['note'].value,
-                  override: form.elements['override'].checked};
-    const r = await fetch('/api/parcels/' + form.dataset.parcel + '/decision', {
-      method: 'POST', credentials: 'same-origin',
-      headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
-    const data = await r.json();
-    if (r.ok) { status.textContent = 'Recorded: ' + data.decision; status.dataset.decided = data.decision; }
-    else if (r.status === 409) { status.textContent = 'Already decided; tick "override" to record a new decision.'; }
-    else { status.textContent = 'Not saved (' + r.status + '): ' + JSON.stringify(data.detail); }
-  }
-  form.addEventListener('submit', (e) => { e.preventDefault(); send(e.submitter.value); });
-  const keys = {c: 'counterfeit', g: 'genuine', u: 'cannot_tell'};
-  document.addEventListener('keydown', (e) => {
-    const t = e.target.tagName;
-    if (t === 'INPUT' || t === 'TEXTAREA' || e.ctrlKey || e.metaKey || e.altKey) return;
-    if (keys[e.key]) { e.preventDefault(); send(keys[e.key]); }
-  });
-})();
-"""
+
 
 
 def _page(title: str, body: str) -> str:
@@ -76,72 +65,148 @@ def band_line(report: dict | None) -> str:
             f"(<a href='/api/band-check'>JSON</a>):</p><ul>{items}</ul>")
 
 
-def queue_page(rows: list[dict], sort: str, descending: bool, status: str,
-               band: dict | None = None) -> str:
-    def head(key: str, title: str) -> str:
-        flip = "asc" if sort == key and descending else "desc"
-        mark = (" ▼" if descending else " ▲") if sort == key else ""
-        query = urlencode({"sort": key, "order": flip, "status": status})
-        return f"<th><a href='/?{query}'>{title}</a>{mark}</th>"
+def is_blind(p: dict) -> bool:
+    """An audit parcel not yet decided: the liaison judges it without the model's answer, or the
+    audit would measure agreement with the model, not the model's error."""
+    return p.get("why") == "audit" and p.get("status") == "queued"
 
-    lines = "".join(
-        f"<tr><td><a href='/parcels/{r['id']}'>{escape(r['parcel_id'])}</a></td>"
-        f"<td class='{escape(r['verdict'])}'>{escape(r['verdict'])}</td>"
-        f"<td>{_pct(r['counterfeit_probability'])}</td><td>{escape(r['brand'] or '')}</td>"
-        f"<td>{escape(r['created_at'])}</td><td>{escape(r['why'])}</td><td>{r['n_photos']}</td>"
-        f"<td>{escape(r['status'])}</td></tr>"
-        for r in rows
-    )
-    tabs = " · ".join(
-        f"<a href='/?{urlencode({'status': s, 'sort': sort})}'>{s}</a>"
-        for s in ("queued", "decided", "all")
-    )
+
+def blind_row(r: dict) -> dict:
+    return {**r, "verdict": None, "counterfeit_probability": None, "brand": None} if is_blind(r) else r
+
+
+def blind(p: dict) -> dict:
+    """A parcel as the liaison may see it: for a blind audit, without the model's verdict,
+    scores, brand, reasons and heatmaps (the label text and checks stay: they are evidence)."""
+    if not is_blind(p):
+        return p
+    v = p["verdict_json"]
+    kept = {k: v[k] for k in ("parcel_id", "labels", "label_checks", "brands", "model") if k in v}
+    kept["photos"] = [{k: ph[k] for k in ("path", "error") if k in ph} for ph in v.get("photos") or []]
+    photos = [{**ph, "scores": {k: ph["scores"][k] for k in ("error",) if k in ph["scores"]},
+               "counterfeit_probability": None, "has_heatmap": False} for ph in p["photos"]]
+    return {**p, "verdict": None, "counterfeit_probability": None, "brand": None, "verdict_json": kept,
+            "photos": photos, "blind": True}
+
+
+def error_page(status: int, detail: str) -> str:
+    return _page(f"{status}", f"<p><a href='/'>← queue</a></p><h1>{status}</h1><p>{escape(detail)}</p>")
+
+
+def queue_page(rows: list[dict], sort: str, descending: bool, status: str,
+               band: dict | None = None, filters: dict | None = None, facets: dict | None = None) -> str:
+    filters = {k: v for k, v in (filters or {}).items() if v}
+
+    def link(**change) -> str:
+        return "/?" + urlencode({"status": status, "sort": sort, **filters, **change})
+
+    def head(key: str, title: str) -> str:
+        mark = (" ▼" if descending else " ▲") if sort == key else ""
+        return f"<th><a href='{link(sort=key, order='asc' if sort == key and descending else 'desc')}'>{title}</a>{mark}</th>"
+
+    decided = status != "queued"
+    lines = "".join(_queue_line(blind_row(r), decided) for r in rows)
+    tabs = " · ".join(f"<a href='{link(status=s)}'>{s}</a>" for s in ("queued", "decided", "all"))
+    extra = "<th>decision</th><th>by</th><th>decided at</th>" if decided else ""
     body = (
         f"<h1>Review queue ({len(rows)} {escape(status)})</h1><p>{tabs} · "
-        "<a href='/api/audit'>audit log (JSON)</a></p><table><tr><th>parcel</th>"
+        "<a href='/api/audit'>audit log (JSON)</a></p>"
+        f"{_filters(status, sort, filters, facets or {})}<table><tr><th>parcel</th>"
         f"<th>model</th>{head('probability', 'counterfeit p')}{head('brand', 'brand')}"
-        f"{head('age', 'queued at')}<th>why</th><th>photos</th><th>status</th></tr>{lines}</table>"
-        f"{band_line(band)}"
+        f"{head('age', 'queued at')}<th>why</th><th>photos</th><th>version</th><th>status</th>{extra}</tr>"
+        f"{lines}</table>{band_line(band)}"
     )
     return _page("Review queue", body)
 
 
-def parcel_page(p: dict, next_id: int | None) -> str:
+def _queue_line(r: dict, decided: bool) -> str:
+    model = (f"<td class='{escape(r['verdict'])}'>{escape(r['verdict'])}</td>" if r["verdict"]
+             else "<td class='blind'>hidden (audit)</td>")
+    extra = (f"<td>{escape(r['decision'] or '')}</td><td>{escape(r['reviewer'] or '')}</td>"
+             f"<td>{escape(r['decided_at'] or '')}</td>") if decided else ""
+    return (f"<tr><td><a href='/parcels/{r['id']}'>{escape(r['parcel_id'])}</a></td>{model}"
+            f"<td>{_pct(r['counterfeit_probability'])}</td><td>{escape(r['brand'] or '')}</td>"
+            f"<td>{escape(r['created_at'])}</td><td>{escape(r['why'])}</td><td>{r['n_photos']}</td>"
+            f"<td>{escape(str(r['model_version'] or '?'))}</td><td>{escape(r['status'])}</td>{extra}</tr>")
+
+
+def _filters(status: str, sort: str, filters: dict, facets: dict) -> str:
+    def choice(name: str, title: str) -> str:
+        options = "".join(f"<option{' selected' if filters.get(name) == v else ''}>{escape(v)}</option>"
+                          for v in facets.get(name, []))
+        return f"<label>{title} <select name='{name}'><option value=''>any</option>{options}</select></label>"
+
+    search = escape(filters.get("search", ""))
+    return (f"<form class='filters' method='get' action='/'><input type='hidden' name='status' value='{escape(status)}'>"
+            f"<input type='hidden' name='sort' value='{escape(sort)}'>{choice('brand', 'brand')}"
+            f"{choice('reason', 'reason')}{choice('model_version', 'version')}"
+            f"<label>parcel id <input name='search' value='{search}' size='14'></label>"
+            f"<button>filter</button></form>")
+
+
+def parcel_page(p: dict, near: dict) -> str:
+    p = blind(p)
     v = p["verdict_json"]
     labels = {label["photo"]: label for label in v.get("labels") or []}
+    names = {ph["position"]: ph["name"] for ph in p["photos"]}
     photos = "".join(_photo(ph, labels.get(ph["position"])) for ph in p["photos"])
-    reasons = ", ".join(v.get("reasons") or []) or "none"
     history = "".join(
         f"<li>{escape(d['decided_at'])}: <b>{escape(d['decision'])}</b> by "
         f"{escape(d['reviewer'])}{' (override)' if d['override'] else ''}; brand "
-        f"{escape(d['brand'] or '–')}; {escape(d['note'] or '')}</li>"
+        f"{escape(d['brand'] or '–')}{' (accepted from the model)' if d.get('brand_source') == 'model' else ''}; "
+        f"{escape(d['note'] or '')}</li>"
         for d in p["decisions"]
     )
-    nxt = f" · <a href='/parcels/{next_id}'>next queued parcel</a>" if next_id else ""
-    decided = p["status"] == "decided"
+    nxt = f" · <a href='/parcels/{near['next']}'>next queued parcel</a>" if near.get("next") else ""
+    help_rows = "".join(f"<tr><td><kbd>{escape(k)}</kbd></td><td>{escape(w)}</td></tr>" for k, w in KEYS)
     body = f"""
-<p><a href='/'>← queue</a>{nxt}</p>
-<h1>Parcel {escape(p['parcel_id'])}</h1>
-<p class='suggest'>Model suggests <b class='{escape(p['verdict'])}'>{escape(p['verdict'])}</b>,
-counterfeit probability {_pct(p['counterfeit_probability'])}, brand
-<b>{escape(p['brand'] or '?')}</b> ({_pct(v.get('brand_probability'))}).</p>
-<p>Reasons: {escape(reasons)} · queued for {escape(p['why'])} at {escape(p['created_at'])} ·
-model {escape(str(p['model_name'] or '?'))} version {escape(str(p['model_version'] or '?'))}</p>
+<div id='toast' hidden></div><div id='viewer' hidden><img id='viewer-img' alt='full size'></div>
+<div id='help' hidden><b>Keys</b><table>{help_rows}</table></div>
+<p><a href='/'>← queue</a>{nxt} · <a href='/p/{escape(p['parcel_id'])}'>link to this parcel</a> · <kbd>?</kbd> keys</p>
+<div class='top'><div><h1>Parcel {escape(p['parcel_id'])}</h1>{_summary(p, names)}
+<p>Queued for {escape(p['why'])} at {escape(p['created_at'])} · model {escape(str(p['model_name'] or '?'))}
+version {escape(str(p['model_version'] or '?'))}</p>
+<h2>Decision</h2>{f'<ul>{history}</ul>' if history else '<p>None yet.</p>'}</div>
+{_form(p, near)}</div>
 <div class='photos'>{photos}</div>
 {label_checks(v.get("label_checks") or [], p["photos"])}
-<h2>Decision</h2>{f'<ul>{history}</ul>' if history else '<p>None yet.</p>'}
-<form id='decide' data-parcel='{p['id']}'>
+<script src='/review.js'></script>"""
+    return _page(f"Parcel {p['parcel_id']}", body)
+
+
+def _summary(p: dict, names: dict[int, str]) -> str:
+    if p.get("blind"):
+        return ("<p class='suggest blind'>Audit parcel: the model's answer is hidden until you "
+                "record yours.</p>")
+    v = p["verdict_json"]
+    reasons = "".join(f"<li>{escape(text)}{' (' + escape(', '.join(on)) + ')' if on else ''}</li>"
+                      for text, on in reason_lines(v, names)) or "<li>none</li>"
+    return (f"<p class='suggest'>Model suggests <b class='{escape(p['verdict'])}'>{escape(p['verdict'])}</b>, "
+            f"counterfeit probability {_pct(p['counterfeit_probability'])}, brand <b>{escape(p['brand'] or '?')}</b> "
+            f"({_pct(v.get('brand_probability'))}).</p><p>Why it is here:</p><ul class='reasons'>{reasons}</ul>")
+
+
+def _form(p: dict, near: dict) -> str:
+    brands = p["verdict_json"].get("brands") or []
+    options = "".join(f"<option value='{escape(b)}'>{escape(b)}</option>" for b in brands)
+    model_brand = "" if p.get("blind") else escape(p.get("brand") or "")
+    accept = (f" <small>(<kbd>b</kbd> accepts the model's: {model_brand})</small>" if model_brand else "")
+    # Where the keys lead: the next queued parcel after a decision, and j / k through the queue.
+    data = " ".join(f"data-{attr}='/parcels/{int(near[key])}'"
+                    for attr, key in (("next", "next"), ("down", "j"), ("up", "k")) if near.get(key))
+    decided = p["status"] == "decided"
+    return f"""<form id='decide' data-parcel='{p['id']}' data-parcel-id='{escape(p['parcel_id'])}'
+ data-model-brand='{model_brand}' {data}>
 <label>Reviewer <input name='reviewer' required></label>
-<label>Brand <input name='brand' value='{escape(p['brand'] or '')}'></label>
-<label>Note <textarea name='note' rows='2' cols='50'></textarea></label>
+<label>Brand{accept} <select name='brand'><option value=''>not judged</option>{options}
+<option value='other'>other…</option></select> <input name='brand_other' hidden placeholder='brand'></label>
+<label>Note <textarea name='note' rows='2' cols='40'></textarea></label>
 <label><input type='checkbox' name='override'>
 override an earlier decision{' (this parcel is decided)' if decided else ''}</label>
 <button value='counterfeit'>Counterfeit <kbd>c</kbd></button>
 <button value='genuine'>Genuine <kbd>g</kbd></button>
 <button value='cannot_tell'>Cannot tell <kbd>u</kbd></button>
-<div id='status'></div></form>
-<script src='/review.js'></script>"""
-    return _page(f"Parcel {p['parcel_id']}", body)
+<div id='status'></div></form>"""
 
 
 def label_checks(checks: list[dict], photos: list[dict]) -> str:
@@ -187,7 +252,10 @@ def _photo(ph: dict, label: dict | None = None) -> str:
     flat = ("<br><i>heatmap empty: no region raises the counterfeit score</i>"
             if s.get("heatmap_empty") else "")
     svg, read = _boxes(label)
-    return (f"<div class='photo'><div class='pair'><span class='shot'><img src='/photos/{ph['id']}' "
-            f"alt='{escape(ph['name'])}' class='evidence'>{svg}</span>{heat}</div>{escape(ph['name'])}: "
-            f"counterfeit {_pct(s.get('counterfeit_probability'))}, brand "
-            f"{escape(str(s.get('brand')))} ({_pct(s.get('brand_probability'))}){flat}{read}</div>")
+    scores = (f": counterfeit {_pct(s.get('counterfeit_probability'))}, brand "
+              f"{escape(str(s.get('brand')))} ({_pct(s.get('brand_probability'))})"
+              f"{' <b>not a shoe?</b>' if s.get('out_of_distribution') else ''}"
+              if "counterfeit_probability" in s else "")
+    return (f"<div class='photo'><span class='shot'><img src='/photos/{ph['id']}' "
+            f"alt='{escape(ph['name'])}' class='evidence' title='click: full size'>{heat}{svg}</span>"
+            f"<br>{escape(ph['name'])}{scores}{flat}{read}</div>")

@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 DECISIONS = ("counterfeit", "genuine", "cannot_tell")
+# Where a decision's brand came from: accepted from the model by a key press, or chosen by the
+# liaison. Training weighs the two differently: an accepted brand is the model's own guess.
+BRAND_SOURCES = ("model", "chosen")
 BUSY_TIMEOUT_MS = 10_000
 SORTS = {
     "probability": "p.counterfeit_probability",
@@ -97,6 +100,9 @@ class ReviewQueue:
                 if mode.lower() != "wal":
                     raise QueueError(f"{self.path}: cannot switch to WAL journal (got {mode})")
                 db.executescript(SCHEMA)
+                columns = {r["name"] for r in db.execute("PRAGMA table_info(decisions)")}
+                if "brand_source" not in columns:  # a queue made before brands were recorded so
+                    db.execute("ALTER TABLE decisions ADD COLUMN brand_source TEXT")
         except sqlite3.DatabaseError as exc:
             raise QueueError(f"{self.path}: not a usable review queue database ({exc})") from exc
 
@@ -152,9 +158,14 @@ class ReviewQueue:
         return int(row)
 
     def decide(self, row: int, decision: str, reviewer: str, brand: str | None = None,
-               note: str | None = None, override: bool = False) -> dict:
+               note: str | None = None, override: bool = False, brand_source: str | None = None) -> dict:
         if decision not in DECISIONS:
             raise QueueError(f"decision must be one of {DECISIONS}, got {decision!r}")
+        brand = (brand or "").strip().lower() or None
+        if brand and brand_source not in BRAND_SOURCES:
+            brand_source = "chosen"
+        if brand is None:
+            brand_source = None
         if not reviewer or not reviewer.strip():
             raise QueueError("reviewer is required")
         with self._write() as db:
@@ -168,10 +179,10 @@ class ReviewQueue:
                 raise AlreadyDecided(row, dict(previous))
             did = db.execute(
                 "INSERT INTO decisions (parcel_row, reviewer, decided_at, decision, brand, note, "
-                "model_suggestion, model_version, override) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (row, reviewer.strip(), now(), decision, (brand or "").strip().lower() or None,
-                 note or None, parcel["verdict"], parcel["model_version"],
-                 int(parcel["status"] == "decided")),
+                "model_suggestion, model_version, override, brand_source) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (row, reviewer.strip(), now(), decision, brand, note or None, parcel["verdict"],
+                 parcel["model_version"], int(parcel["status"] == "decided"), brand_source),
             ).lastrowid
             db.execute("UPDATE parcels SET status = 'decided' WHERE id = ?", (row,))
             return dict(db.execute("SELECT * FROM decisions WHERE id = ?", (did,)).fetchone())
@@ -186,20 +197,43 @@ class ReviewQueue:
         return None if hit is None else int(hit["id"])
 
     def parcels(self, status: str | None = "queued", sort: str = "probability",
-                descending: bool = True) -> list[dict]:
+                descending: bool = True, filters: dict | None = None) -> list[dict]:
+        """Queue rows, each with its latest decision (decision, reviewer, decided_at; None while
+        queued). `filters`: any of brand, reason, model_version (exact) and search (part of a
+        parcel id)."""
         if sort not in SORTS:
             raise QueueError(f"sort must be one of {sorted(SORTS)}, got {sort!r}")
-        where, args = ("WHERE p.status = ?", (status,)) if status else ("", ())
+        clauses, args = _filter_clauses(status, filters or {})
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         order = "DESC" if descending else "ASC"
         with self._connect() as db:
             rows = db.execute(
                 "SELECT p.id, p.parcel_id, p.created_at, p.status, p.why, p.verdict, "
                 "p.counterfeit_probability, p.brand, p.model_version, "
-                "(SELECT COUNT(*) FROM photos f WHERE f.parcel_row = p.id) AS n_photos "
-                f"FROM parcels p {where} ORDER BY {SORTS[sort]} {order}, p.id ASC",
+                "(SELECT COUNT(*) FROM photos f WHERE f.parcel_row = p.id) AS n_photos, "
+                "d.decision, d.reviewer, d.decided_at "
+                "FROM parcels p LEFT JOIN decisions d ON d.id = "
+                "(SELECT MAX(id) FROM decisions x WHERE x.parcel_row = p.id) "
+                f"{where} ORDER BY {SORTS[sort]} {order}, p.id ASC",
                 args,
             ).fetchall()
         return [dict(r) for r in rows]
+
+    def facets(self) -> dict[str, list[str]]:
+        """The values the queue's filters can take: brands, reasons and model versions present."""
+        with self._connect() as db:
+            brands = [r[0] for r in db.execute("SELECT DISTINCT brand FROM parcels WHERE brand IS NOT NULL")]
+            versions = [r[0] for r in db.execute(
+                "SELECT DISTINCT model_version FROM parcels WHERE model_version IS NOT NULL")]
+            reasons = [r[0] for r in db.execute(
+                "SELECT DISTINCT r.value FROM parcels p, json_each(p.verdict_json, '$.reasons') r")]
+        return {"brand": sorted(brands), "reason": sorted(reasons), "model_version": sorted(versions)}
+
+    def row_of(self, parcel_id: str) -> int | None:
+        """The latest queue row of a parcel id (a parcel judged again by a new model is queued again)."""
+        with self._connect() as db:
+            hit = db.execute("SELECT MAX(id) AS id FROM parcels WHERE parcel_id = ?", (parcel_id,)).fetchone()
+        return None if hit is None or hit["id"] is None else int(hit["id"])
 
     def parcel(self, row: int) -> dict | None:
         with self._connect() as db:
@@ -267,6 +301,26 @@ class ReviewQueue:
                 ).fetchall()
                 out.append({**dict(r), "photos": [dict(p) for p in photos]})
         return out
+
+
+def _filter_clauses(status: str | None, filters: dict) -> tuple[list[str], list]:
+    clauses, args = [], []
+    if status:
+        clauses.append("p.status = ?")
+        args.append(status)
+    if filters.get("brand"):
+        clauses.append("p.brand = ?")
+        args.append(filters["brand"])
+    if filters.get("model_version"):
+        clauses.append("p.model_version = ?")
+        args.append(str(filters["model_version"]))
+    if filters.get("reason"):
+        clauses.append("EXISTS (SELECT 1 FROM json_each(p.verdict_json, '$.reasons') r WHERE r.value = ?)")
+        args.append(filters["reason"])
+    if filters.get("search"):
+        clauses.append("instr(lower(p.parcel_id), lower(?)) > 0")
+        args.append(filters["search"])
+    return clauses, args
 
 
 def _text(value: Any) -> str | None:

@@ -77,14 +77,13 @@ def guard(request: Request, token: str | None, loopback: bool) -> Response | Non
     if token and not _authorised(request, token):
         return _deny(401, "missing or wrong token (Authorization: Bearer ..., or open a page "
                           "with ?token=...)")
-    if token:
-        if request.method == "GET" and "token" in request.query_params:
-            # Move the token from the URL (history, logs, Referer) into a cookie.
-            rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-            target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
-            response = RedirectResponse(target, status_code=303)
-            response.set_cookie(COOKIE, cookie_value(token), httponly=True, samesite="strict", path="/")
-            return response
+    if token and request.method == "GET" and "token" in request.query_params:
+        # Move the token from the URL (history, logs, Referer) into a cookie.
+        rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+        target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(COOKIE, cookie_value(token), httponly=True, samesite="strict", path="/")
+        return response
     if request.method in UNSAFE_METHODS:
         refusal = _body_refusal(request)
         if refusal is not None:
