@@ -183,6 +183,30 @@ class Inspector:
         ood = self.ood.score(out[2]) if features else None
         return cf / self.counterfeit_temperature, softmax(brand, self.brand_temperature), ood
 
+    def embed(self, sources: Sequence[PhotoSource], names: Sequence[str] | None = None) -> np.ndarray:
+        """The backbone's pooled features of each photo, L2-normalised [N, D] (a row of NaN for
+        a photo that cannot be read): what "looks alike" means to the model."""
+        names = list(names) if names is not None else [describe(s, i) for i, s in enumerate(sources)]
+        arrays, ok = [], []
+        for i, pair in enumerate(zip(sources, names, strict=True)):
+            try:
+                arrays.append(self._decode(*pair))
+                ok.append(i)
+            except PhotoError:
+                continue
+        width = self.onnx.num_features if self.onnx is not None else self.net.backbone.num_features
+        out = np.full((len(names), width), np.nan, np.float32)
+        if arrays:
+            if self.onnx is not None:
+                feats = self.onnx.predict_arrays(np.stack(arrays), features=True)[2]
+            else:
+                from infer.model import predict_arrays
+
+                feats = predict_arrays(self.net, np.stack(arrays), features=True)[2]
+            feats = np.asarray(feats, np.float32)
+            out[ok] = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
+        return out
+
     def score_photos(
         self, sources: Sequence[PhotoSource], names: Sequence[str] | None = None
     ) -> PhotoScores:

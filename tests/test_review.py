@@ -357,3 +357,32 @@ def test_the_queue_keeps_what_the_labels_said(smoke_run, tmp_path):
     checks = {check["check"]: check["outcome"] for check in verdict["label_checks"]}
     assert checks["gtin_check_digit"] == "fail" and "label_gtin_check_digit" in verdict["reasons"]
     assert verdict["verdict"] != "genuine"
+
+
+def test_each_photo_is_shown_beside_its_nearest_genuine_reference(smoke_run, tmp_path):
+    from infer.review.references import nearest
+
+    db, rows = build_queue(smoke_run, tmp_path, n=2)
+    manifest = read_manifest(smoke_run["manifest"])
+    genuine = manifest[manifest["label"] == "genuine"]
+    proc = run_module(["infer.review", "references", "--db", str(db), "--manifest", str(smoke_run["manifest"]),
+                       "--model", str(smoke_run["output_dir"] / "model"), "--per-group", "1000"],
+                      cwd=tmp_path, env=smoke_run["env"])
+    assert proc.returncode == 0, proc.stderr
+    queue = ReviewQueue(db)
+    assert len(queue.references(queue.parcel(rows[0])["model_run_id"])) == len(genuine)
+    # A queued photo that is itself a genuine reference finds itself.
+    names = set(genuine["path"].map(lambda p: p.rsplit("/", 1)[-1]))
+    for row in rows:
+        for photo in queue.parcel(row)["photos"]:
+            ref = nearest(queue, photo["id"])
+            assert ref is not None and -1.0001 <= ref["similarity"] <= 1.0001
+            if photo["name"] in names:
+                assert ref["name"] == photo["name"] and ref["similarity"] > 0.999
+    client = TestClient(create_app(db), base_url=BASE)
+    page = client.get(f"/parcels/{rows[0]}").text
+    assert "nearest genuine reference" in page
+    ref_id = nearest(queue, queue.parcel(rows[0])["photos"][0]["id"])["id"]
+    image = client.get(f"/references/{ref_id}")
+    assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
+    assert client.get("/references/999999").status_code == 404

@@ -21,6 +21,14 @@ def parse_args(argv):
     export = sub.add_parser("export", help="decided parcels as a training manifest")
     export.add_argument("--db", required=True)
     export.add_argument("--out", required=True, help="manifest CSV; photos go to <stem>_photos/")
+    refs = sub.add_parser("references", help="build the genuine reference library from labelled listings")
+    refs.add_argument("--db", required=True)
+    refs.add_argument("--manifest", action="append", required=True,
+                      help="labelled manifest (its genuine photos are used); repeat for several")
+    refs.add_argument("--model", default=None,
+                      help="the model whose embeddings are used: the one that judges the queued parcels "
+                           "(default: the newest registered counterfeit-inspector)")
+    refs.add_argument("--per-group", type=int, default=12, help="photos kept per brand, model and view")
     check = sub.add_parser("band-check", help="is the review band holding? (from the audit sample)")
     check.add_argument("--db", required=True)
     check.add_argument("--target-error", type=float, default=0.02)
@@ -44,6 +52,15 @@ def main(argv=None) -> int:
             counts = export_manifest(args.db, args.out)
             print(f"{args.out}: {counts['photos']} photo(s) of {counts['parcels']} parcel(s); "
                   f"{counts['cannot_tell']} cannot_tell parcel(s) left out", file=sys.stderr)
+            return 0
+        if args.command == "references":
+            from infer.inspector import Inspector
+            from infer.review.references import build_references
+
+            inspector = Inspector.load(args.model, backend="auto", labels=False)
+            counts = build_references(args.db, inspector, args.manifest, args.per_group)
+            print(f"{args.db}: {counts['references']} genuine reference photo(s) in {counts['groups']} "
+                  f"brand/model/view group(s) for model run {counts['model_run_id']}", file=sys.stderr)
             return 0
         if args.command == "band-check":
             import json

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from infer.review import pages
 from infer.review.monitor import band_check
 from infer.review.queue import AlreadyDecided, QueueError, ReviewQueue
+from infer.review.references import nearest
 from infer.review.security import check_bind, guard, is_loopback
 
 HEADERS = {
@@ -55,7 +56,7 @@ def create_app(db: str | Path, token: str | None = None, host: str = "127.0.0.1"
     @app.exception_handler(HTTPException)
     async def refused(request: Request, exc: HTTPException):
         # The API answers JSON; a person who followed a stale link gets a page with a way back.
-        if request.url.path.startswith(("/api/", "/photos/", "/heatmaps/")):
+        if request.url.path.startswith(("/api/", "/photos/", "/heatmaps/", "/references/")):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
         return HTMLResponse(pages.error_page(exc.status_code, str(exc.detail)), status_code=exc.status_code)
 
@@ -98,7 +99,8 @@ def add_pages(app: FastAPI, queue: ReviewQueue) -> None:
         at = ids.index(row)
         near = {"next": waiting[0] if waiting else None, "j": ids[at + 1] if at + 1 < len(ids) else None,
                 "k": ids[at - 1] if at > 0 else None}
-        return pages.parcel_page(parcel, near)
+        refs = {ph["id"]: nearest(queue, ph["id"]) for ph in parcel["photos"] if ph["has_photo"]}
+        return pages.parcel_page(parcel, near, refs)
 
     @app.get("/p/{parcel_id}")
     def by_parcel_id(parcel_id: str):
@@ -119,6 +121,10 @@ def add_pages(app: FastAPI, queue: ReviewQueue) -> None:
     @app.get("/heatmaps/{photo_id}")
     def heatmap(photo_id: int):
         return _jpeg(queue.image(photo_id, "heatmap"), f"heatmap {photo_id}")
+
+    @app.get("/references/{reference_id}")
+    def reference(reference_id: int):
+        return _jpeg(queue.reference_jpeg(reference_id), f"reference {reference_id}")
 
 
 def add_api(app: FastAPI, queue: ReviewQueue) -> None:

@@ -7,6 +7,8 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from infer.photos import PhotoSource
 from infer.review.evidence import evidence_copy
 from infer.review.queue import ReviewQueue, should_queue
@@ -44,12 +46,16 @@ def enqueue(queue: ReviewQueue, verdict, photos_sources: Sequence[PhotoSource], 
 
         chosen = top_photos([r.get("counterfeit_probability") for r in results], heatmap_photos)
         maps = heatmaps(inspector, photos_sources, names, chosen)
+    # Each photo's embedding, to find its nearest genuine reference (infer/review/references.py).
+    vectors = inspector.embed(photos_sources, names) if inspector is not None else None
     photos = []
     for i, (src, name, result) in enumerate(zip(photos_sources, names, results, strict=True)):
         heatmap, empty = maps.get(i, (None, None))
         scores = result if heatmap is None else {**result, "heatmap_empty": empty}
+        vector = None if vectors is None or not np.isfinite(vectors[i]).all() else vectors[i]
         photos.append({"name": Path(name).name if isinstance(src, str | Path) else name,
-                       "jpeg": evidence_copy(src, name), "scores": scores, "heatmap": heatmap})
+                       "jpeg": evidence_copy(src, name), "scores": scores, "heatmap": heatmap,
+                       "embedding": vector})
     return queue.add(record, why, photos)
 
 

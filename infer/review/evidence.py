@@ -22,13 +22,13 @@ def to_jpeg(img: Image.Image, quality: int = JPEG_QUALITY) -> bytes:
     return buffer.getvalue()
 
 
-def evidence_copy(source: PhotoSource, name: str) -> bytes | None:
-    """JPEG bytes of the photo, longest side at most MAX_SIDE; None if it cannot be read
+def evidence_copy(source: PhotoSource, name: str, max_side: int = MAX_SIDE) -> bytes | None:
+    """JPEG bytes of the photo, longest side at most `max_side`; None if it cannot be read
     (the verdict already records why)."""
     try:
         img = load_photo(source, name=name)
     except PhotoError:
         return None
     img = img.copy()
-    img.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return to_jpeg(img)

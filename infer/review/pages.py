@@ -12,8 +12,10 @@ from infer.review.words import reason_lines
 KEYS = [("c / g / u", "record counterfeit / genuine / cannot tell, then open the next queued parcel"),
         ("z", "undo the decision just recorded (for a few seconds): back to it, override ticked"),
         ("j / k, → / ←", "next / previous parcel"), ("b", "accept the model's brand"),
-        ("h", "heatmaps over the photos, on / off"), ("click a photo", "full size: wheel zooms, drag pans, "
-                                                     "double-click or Esc closes"), ("?", "this list")]
+        ("h", "heatmaps over the photos, on / off"),
+        ("r", "each photo beside its nearest genuine reference, on / off"),
+        ("click a photo", "full size: wheel zooms, drag pans, double-click or Esc closes"),
+        ("?", "this list")]
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
@@ -29,7 +31,7 @@ label{display:block;margin:.4rem 0}kbd{border:1px solid #999;border-radius:3px;p
 #viewer{position:fixed;inset:0;background:rgba(0,0,0,.88);overflow:hidden;cursor:grab;z-index:9}
 #viewer img{max-width:100vw;max-height:100vh;display:block;margin:auto;transform-origin:center}
 #help{position:fixed;top:3rem;left:50%;transform:translateX(-50%);background:#fff;border:1px solid #999;padding:1rem;z-index:10}
-.shot img.heatmap{position:absolute;left:0;top:0;height:240px;opacity:.6;display:none}
+details.ref img{height:240px}.shot img.heatmap{position:absolute;left:0;top:0;height:240px;opacity:.6;display:none}
 body.heat .shot img.heatmap{display:block}.blind{color:#555;font-style:italic}
 form.filters{background:none;padding:0;max-width:none}form.filters label{display:inline;margin-right:.6rem}
 @media (max-width:900px){.photo img{height:180px}.shot img.heatmap{height:180px}body{margin:.6rem}}
@@ -144,12 +146,12 @@ def _filters(status: str, sort: str, filters: dict, facets: dict) -> str:
             f"<button>filter</button></form>")
 
 
-def parcel_page(p: dict, near: dict) -> str:
+def parcel_page(p: dict, near: dict, refs: dict | None = None) -> str:
     p = blind(p)
     v = p["verdict_json"]
     labels = {label["photo"]: label for label in v.get("labels") or []}
     names = {ph["position"]: ph["name"] for ph in p["photos"]}
-    photos = "".join(_photo(ph, labels.get(ph["position"])) for ph in p["photos"])
+    photos = "".join(_photo(ph, labels.get(ph["position"]), (refs or {}).get(ph["id"])) for ph in p["photos"])
     history = "".join(
         f"<li>{escape(d['decided_at'])}: <b>{escape(d['decision'])}</b> by "
         f"{escape(d['reviewer'])}{' (override)' if d['override'] else ''}; brand "
@@ -242,7 +244,16 @@ def _boxes(label: dict | None, height: int = 240) -> tuple[str, str]:
     return svg, f"<div class='read'>read: {text}</div>"
 
 
-def _photo(ph: dict, label: dict | None = None) -> str:
+def _reference(ref: dict | None) -> str:
+    if not ref:
+        return ""
+    what = " · ".join(escape(str(ref[k])) for k in ("brand", "model", "view") if ref.get(k) != "unknown")
+    return (f"<details class='ref'><summary>nearest genuine reference ({what})</summary>"
+            f"<img src='/references/{int(ref['id'])}' class='reference' alt='genuine reference'><br>"
+            f"{escape(ref['name'])} of listing {escape(ref['listing'])}, similarity {ref['similarity']:.2f}</details>")
+
+
+def _photo(ph: dict, label: dict | None = None, ref: dict | None = None) -> str:
     s = ph["scores"]
     if not ph["has_photo"]:
         return (f"<div class='photo'><b>{escape(ph['name'])}</b><br>unreadable: "
@@ -258,4 +269,4 @@ def _photo(ph: dict, label: dict | None = None) -> str:
               if "counterfeit_probability" in s else "")
     return (f"<div class='photo'><span class='shot'><img src='/photos/{ph['id']}' "
             f"alt='{escape(ph['name'])}' class='evidence' title='click: full size'>{heat}{svg}</span>"
-            f"<br>{escape(ph['name'])}{scores}{flat}{read}</div>")
+            f"<br>{escape(ph['name'])}{scores}{flat}{read}{_reference(ref)}</div>")

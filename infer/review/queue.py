@@ -67,6 +67,18 @@ CREATE TABLE IF NOT EXISTS decisions (
     model_version TEXT,
     override INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS reference_photos (
+    id INTEGER PRIMARY KEY,
+    model_run_id TEXT,
+    brand TEXT NOT NULL,
+    model TEXT NOT NULL,
+    view TEXT NOT NULL,
+    name TEXT NOT NULL,
+    listing TEXT NOT NULL,
+    jpeg BLOB NOT NULL,
+    embedding BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reference_run ON reference_photos (model_run_id);
 CREATE TRIGGER IF NOT EXISTS decisions_no_update BEFORE UPDATE ON decisions
 BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions
@@ -100,9 +112,11 @@ class ReviewQueue:
                 if mode.lower() != "wal":
                     raise QueueError(f"{self.path}: cannot switch to WAL journal (got {mode})")
                 db.executescript(SCHEMA)
-                columns = {r["name"] for r in db.execute("PRAGMA table_info(decisions)")}
-                if "brand_source" not in columns:  # a queue made before brands were recorded so
-                    db.execute("ALTER TABLE decisions ADD COLUMN brand_source TEXT")
+                # Columns added since the first queues were made; an older file gains them.
+                for table, column in (("decisions", "brand_source TEXT"), ("photos", "embedding BLOB")):
+                    have = {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
+                    if column.split()[0] not in have:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
         except sqlite3.DatabaseError as exc:
             raise QueueError(f"{self.path}: not a usable review queue database ({exc})") from exc
 
@@ -149,11 +163,13 @@ class ReviewQueue:
             ).lastrowid
             for position, photo in enumerate(photos):
                 scores = photo.get("scores") or {}
+                embedding = photo.get("embedding")
                 db.execute(
                     "INSERT INTO photos (parcel_row, position, name, jpeg, scores_json, "
-                    "counterfeit_probability, heatmap) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "counterfeit_probability, heatmap, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (row, position, photo["name"], photo.get("jpeg"), json.dumps(scores),
-                     scores.get("counterfeit_probability"), photo.get("heatmap")),
+                     scores.get("counterfeit_probability"), photo.get("heatmap"),
+                     None if embedding is None else embedding.astype("float32").tobytes()),
                 )
         return int(row)
 
@@ -186,6 +202,14 @@ class ReviewQueue:
             ).lastrowid
             db.execute("UPDATE parcels SET status = 'decided' WHERE id = ?", (row,))
             return dict(db.execute("SELECT * FROM decisions WHERE id = ?", (did,)).fetchone())
+
+    def replace_references(self, run_id: str | None, rows: Sequence[tuple]) -> None:
+        """The genuine reference library of one model run, replaced as a whole (references.py)."""
+        with self._write() as db:
+            db.execute("DELETE FROM reference_photos WHERE model_run_id IS ?", (run_id,))
+            db.executemany("INSERT INTO reference_photos (model_run_id, brand, model, view, name, listing, "
+                           "jpeg, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           [(run_id, *row) for row in rows])
 
     # -- reading --------------------------------------------------------------------------
     def find(self, parcel_id: str, run_id: str | None) -> int | None:
@@ -264,6 +288,24 @@ class ReviewQueue:
         with self._connect() as db:
             hit = db.execute(f"SELECT {column} FROM photos WHERE id = ?", (photo_id,)).fetchone()
         return None if hit is None else hit[0]
+
+    def photo_embedding(self, photo_id: int) -> tuple[bytes | None, str | None] | None:
+        """(a queued photo's embedding, the run id of the model that judged it), or None."""
+        with self._connect() as db:
+            row = db.execute("SELECT f.embedding, p.model_run_id FROM photos f JOIN parcels p "
+                             "ON p.id = f.parcel_row WHERE f.id = ?", (photo_id,)).fetchone()
+        return None if row is None else (row["embedding"], row["model_run_id"])
+
+    def references(self, run_id: str | None) -> list[dict]:
+        with self._connect() as db:
+            rows = db.execute("SELECT id, brand, model, view, name, listing, embedding FROM reference_photos "
+                              "WHERE model_run_id IS ?", (run_id,)).fetchall()
+        return [dict(r) for r in rows]
+
+    def reference_jpeg(self, reference_id: int) -> bytes | None:
+        with self._connect() as db:
+            row = db.execute("SELECT jpeg FROM reference_photos WHERE id = ?", (reference_id,)).fetchone()
+        return None if row is None else row["jpeg"]
 
     def audit(self) -> list[dict]:
         with self._connect() as db:

@@ -4,7 +4,7 @@ The habits of a labelling tool: `c` / `g` / `u` record a decision and move on to
 parcel; for a few seconds `z` undoes it: back to that parcel with "override" ticked, so the
 corrected decision is recorded as an audited override and nothing is deleted. `j` / `k` step
 through the queue, `b` accepts the model's brand, `h` lays the heatmaps
-over the photos, `?` lists the keys. A click on a photo opens it full size, with the wheel to
+over the photos, `r` opens each photo's nearest genuine reference beside it, `?` lists the keys. A click on a photo opens it full size, with the wheel to
 zoom and a drag to pan.
 """
 
@@ -92,6 +92,11 @@ SCRIPT = r"""
     else if (e.key === 'b') { acceptModelBrand(); }
     else if (e.key === 'z' && undo) { go(undo); }
     else if (e.key === 'h') { document.body.classList.toggle('heat'); }
+    else if (e.key === 'r') {
+      const refs = [...document.querySelectorAll('details.ref')];
+      const open = !refs.every((d) => d.open);
+      refs.forEach((d) => { d.open = open; });
+    }
     else if (e.key === '?') { help.hidden = !help.hidden; }
   });
 })();
