@@ -4,15 +4,14 @@ Input: one row per photo with `parcel_id` and `image` (base64 bytes, or a `data:
 optionally the parcel's `dispatch_country` (checked against the labels' "made in"). `path` (a
 file on the server) is read only when the model is loaded with `model_config={"photo_folder":
 ...}`, and only inside that folder: otherwise a caller could probe which files the server has.
-Output: one row per parcel with the verdict fields; list/dict fields are JSON strings so the
-frame serialises the same through `mlflow models serve` and in Python.
+Output: one row per parcel with the verdict fields; `reasons`, `photos`, `model`, `labels` and
+`label_checks` are lists and objects, in Python and in the served JSON alike.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from pathlib import Path
 
@@ -112,11 +111,9 @@ class InspectorModel(PythonModel):
                                            dispatch_country=dispatch)
             except NoReadablePhotos as exc:
                 rows.append({"parcel_id": str(parcel_id), "error": str(exc),
-                             "photos": json.dumps([p.to_dict() for p in exc.errors])})
+                             "photos": [p.to_dict() for p in exc.errors]})
                 continue
             d = v.to_dict()
-            for key in ("reasons", "photos", "model", "labels", "label_checks"):
-                d[key] = json.dumps(d[key])
             d["error"] = None
             rows.append(d)
         out = pd.DataFrame(rows, columns=OUTPUT_COLUMNS).astype(object)

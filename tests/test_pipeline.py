@@ -226,7 +226,7 @@ def test_pyfunc_predicts_parcels_from_dataframe(smoke_run, parcel_photos):
     out = model.predict(frame)
     assert list(out["parcel_id"]) == ["a", "b"]
     assert set(out["verdict"]) <= {"counterfeit", "genuine", "review"}
-    assert len(json.loads(out.loc[0, "photos"])) == 2
+    assert len(out.loc[0, "photos"]) == 2
     # Served through onnxruntime by default; eager PyTorch on request, same answer.
     assert model.unwrap_python_model().inspector.onnx is not None
     eager = mlflow.pyfunc.load_model("models:/counterfeit-inspector@candidate",
@@ -568,12 +568,12 @@ def test_pyfunc_reads_server_paths_only_inside_its_photo_folder(smoke_run, parce
     (tmp_path / "secret.txt").write_text("not for callers")
     closed = mlflow.pyfunc.load_model("models:/counterfeit-inspector@candidate")
     out = closed.predict(frame)  # no photo readable: the parcel's row says so, with each photo's error
-    errors = [p["error"] for p in json.loads(out.loc[0, "photos"])]
+    errors = [p["error"] for p in out.loc[0, "photos"]]
     # The same answer for a photo, a file that exists and one that does not: no hint which exists.
     assert all("path not accepted: this model reads uploaded images only" in e for e in errors)
     opened = mlflow.pyfunc.load_model("models:/counterfeit-inspector@candidate",
                                       model_config={"photo_folder": str(photo.parent)})
-    entries = json.loads(opened.predict(frame).loc[0, "photos"])
+    entries = opened.predict(frame).loc[0, "photos"]
     assert "error" not in entries[0]
     assert all("outside the photo folder" in e["error"] for e in entries[1:])
 
@@ -586,4 +586,4 @@ def test_pyfunc_refuses_rows_without_a_parcel_and_reads_data_uris(smoke_run, par
     with pytest.raises(Exception, match=r"rows without one: \[1\]"):
         model.predict(pd.DataFrame({"parcel_id": ["a", ""], "image": [image, image]}))
     out = model.predict(pd.DataFrame({"parcel_id": ["a"], "image": [f"data:image/jpeg;base64,{image}"]}))
-    assert out.loc[0, "error"] is None and "error" not in json.loads(out.loc[0, "photos"])[0]
+    assert out.loc[0, "error"] is None and "error" not in out.loc[0, "photos"][0]

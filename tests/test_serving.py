@@ -74,11 +74,11 @@ def test_served_model_judges_a_three_photo_parcel(server, parcel, smoke_run):
     assert row["parcel_id"] == pid and row["error"] is None
     assert row["verdict"] in {"counterfeit", "genuine", "review"}
     assert 0.0 <= row["counterfeit_probability"] <= 1.0
-    assert len(json.loads(row["photos"])) == 3
-    assert isinstance(json.loads(row["reasons"]), list)
+    assert len(row["photos"]) == 3
+    assert isinstance(row["reasons"], list)
     # The verdict names the registered version that judged it (the audit trail needs it).
     registered = smoke_run["result"]["registered"]
-    model = json.loads(row["model"])
+    model = row["model"]
     assert model["name"] == "counterfeit-inspector" and model["version"] == registered["version"]
 
 
@@ -92,9 +92,9 @@ def test_served_model_reports_a_corrupt_photo_instead_of_failing(server, parcel)
     rows = {r["parcel_id"]: r for r in response.json()["predictions"]}
     good = rows[pid]
     assert good["verdict"] in {"counterfeit", "genuine", "review"}
-    photo_entries = json.loads(good["photos"])
+    photo_entries = good["photos"]
     assert ["error" in p for p in photo_entries] == [False, False, True]
-    assert "unreadable_photos" in json.loads(good["reasons"])
+    assert "unreadable_photos" in good["reasons"]
     bad = rows["all-bad"]
     assert bad["verdict"] is None and "no readable photo" in bad["error"]
     assert "invalid base64" in bad["error"]
@@ -121,11 +121,20 @@ def test_served_model_reads_a_size_tag_and_checks_it_against_the_dispatch_countr
     response = invocations(server, records)
     assert response.status_code == 200, response.text
     row = response.json()["predictions"][0]
-    labels = json.loads(row["labels"])
+    labels = row["labels"]
     read = {label["photo"]: label for label in labels}
     assert read[2]["fields"]["made_in"] == "VIETNAM" and read[2]["fields"]["style_code"] == "555088-101"
-    checks = {check["check"]: check for check in json.loads(row["label_checks"])}
+    checks = {check["check"]: check for check in row["label_checks"]}
     assert checks["gtin_check_digit"]["outcome"] == "fail" and checks["gtin_check_digit"]["photos"] == [2]
     assert checks["made_in_vs_dispatch"]["outcome"] == "fail"
-    reasons = json.loads(row["reasons"])
+    reasons = row["reasons"]
     assert "label_gtin_check_digit" in reasons and row["verdict"] != "genuine"
+
+
+def test_served_model_refuses_rows_without_a_parcel_and_nested_fields_are_json(server, parcel):
+    pid, photos = parcel
+    refused = invocations(server, [{"image": b64(photos[0])}, {"parcel_id": pid, "image": b64(photos[1])}])
+    assert refused.status_code == 400 and "parcel_id" in refused.text
+    row = invocations(server, [{"parcel_id": pid, "image": "data:image/jpeg;base64," + b64(photos[0])}]).json()
+    row = row["predictions"][0]
+    assert row["error"] is None and isinstance(row["photos"], list) and isinstance(row["model"], dict)

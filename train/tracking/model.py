@@ -12,6 +12,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
+from mlflow.types.schema import AnyType
 
 import infer
 from infer.mlflow_model import ARTIFACT_KEY, OUTPUT_COLUMNS
@@ -53,7 +54,9 @@ def signature() -> ModelSignature:
         ColSpec("string", "dispatch_country", required=False),
     ])
     types = {"counterfeit_probability": "double", "brand_probability": "double"}
-    outputs = Schema([ColSpec(types.get(c, "string"), c, required=False) for c in OUTPUT_COLUMNS])
+    nested = {"reasons", "photos", "model", "labels", "label_checks"}  # lists and objects, not strings
+    outputs = Schema([ColSpec(AnyType() if c in nested else types.get(c, "string"), c, required=False)
+                      for c in OUTPUT_COLUMNS])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
