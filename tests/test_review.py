@@ -386,3 +386,18 @@ def test_each_photo_is_shown_beside_its_nearest_genuine_reference(smoke_run, tmp
     image = client.get(f"/references/{ref_id}")
     assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
     assert client.get("/references/999999").status_code == 404
+
+
+def test_reasons_are_sentences_that_name_their_photos():
+    from infer.review.words import reason_lines
+
+    verdict = {"reasons": ["not_a_shoe", "unreadable_photos", "label_gtin_check_digit", "something_new"],
+               "photos": [{"path": "a.jpg", "out_of_distribution": True}, {"path": "b.jpg", "error": "x"},
+                          {"path": "c.jpg", "out_of_distribution": False}],
+               "label_checks": [{"check": "gtin_check_digit", "outcome": "fail", "photos": [2],
+                                 "detail": "barcode number 123 has a wrong check digit"}]}
+    names = {0: "side.jpg", 1: "broken.jpg", 2: "tag.jpg"}
+    lines = reason_lines(verdict, names)
+    assert [on for _, on in lines] == [["side.jpg"], ["broken.jpg"], ["tag.jpg"], []]
+    assert lines[2][0] == "Label check failed: barcode number 123 has a wrong check digit."
+    assert lines[3][0] == "Something new." and "_" not in lines[0][0]
