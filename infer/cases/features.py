@@ -9,7 +9,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from infer.cases.records import SIGNATURE_BITS, address_tokens, normalise_name, phone_digits
+from infer.cases.records import (
+    ADDRESS_ABBREVIATIONS,
+    SIGNATURE_BITS,
+    address_tokens,
+    normalise_name,
+    phone_digits,
+)
+
+# Words every address has; shared, they say nothing about who wrote it.
+GENERIC_ADDRESS_WORDS = frozenset(ADDRESS_ABBREVIATIONS.values()) | {"no", "china", "cn", "prc"}
 
 
 def linking_frame(records: pd.DataFrame) -> pd.DataFrame:
@@ -21,6 +30,7 @@ def linking_frame(records: pd.DataFrame) -> pd.DataFrame:
     if get("sender_address") is not None:
         tokens = records["sender_address"].map(address_tokens)
         out["address_norm"] = _values(tokens.map(lambda t: " ".join(t) or None))
+        out["address_keys"] = _values(tokens.map(address_keys))
     if get("sender_phone") is not None:
         digits = records["sender_phone"].map(phone_digits)
         out["phone_digits"] = _values(digits)
@@ -39,6 +49,13 @@ def linking_frame(records: pd.DataFrame) -> pd.DataFrame:
     if get("photo_embedding") is not None:
         out["photo_bits"] = _values(photo_signatures(records["photo_embedding"]))
     return out.drop(columns=[c for c in out.columns if c != "unique_id" and out[c].isna().all()])
+
+
+def address_keys(tokens: list[str]) -> list[str] | None:
+    """The address's distinctive words (numbers, street, district, city), each once: a room or
+    a province left out changes the string a lot but these sets little."""
+    keys = sorted({t for t in tokens if t not in GENERIC_ADDRESS_WORDS})
+    return keys or None
 
 
 def _values(series: pd.Series) -> np.ndarray:

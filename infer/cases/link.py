@@ -17,16 +17,17 @@ from tqdm import tqdm
 from infer.cases.backends import database_api
 from infer.cases.features import linking_frame
 from infer.cases.records import Problem, clean_records
-from infer.cases.settings import (
-    deterministic_rules,
-    prediction_blocking,
-    settings,
-    training_blocking,
-)
+from infer.cases.settings import deterministic_keys, prediction_blocking, settings, training_keys
 
 # Share of true same-seller pairs that the deterministic rules (same account, same phone) find;
 # it scales their count up to the prior match probability.
 DETERMINISTIC_RECALL = 0.8
+# An EM session on fewer pairs than this learns nothing and may fail; it is skipped.
+MIN_TRAINING_PAIRS = 10
+# Least m probability of any level: EM on one day can learn that a level never occurs among
+# matches (every seller shipped from one city) and turn it into a veto no other evidence could
+# outweigh; the floor caps a disagreement's weight at about log2(M_FLOOR / u).
+M_FLOOR = 0.01
 # Pairs kept for explanation: those at least this likely, or the threshold if lower.
 KEEP_PAIRS_ABOVE = 0.5
 
@@ -73,24 +74,39 @@ def link_parcels(records: pd.DataFrame, backend: str = "duckdb", threshold: floa
 
 
 def _trained_linker(frame: pd.DataFrame, backend: str, seed: int, max_pairs: float, steps: tqdm):
-    from splink import Linker
+    from splink import Linker, block_on
 
     columns = set(frame.columns)
     # Splink logs every SQL step at INFO; a day's run should print progress, not queries.
     logging.getLogger("splink").setLevel(logging.WARNING)
     linker = Linker(frame, settings(columns), database_api(backend), set_up_basic_logging=False)
-    rules = deterministic_rules(columns)
-    if rules:
+    keys = deterministic_keys(columns)
+    if sum(_pairs_sharing(frame, k) for k in keys) > 0:
         linker.training.estimate_probability_two_random_records_match(
-            rules, recall=DETERMINISTIC_RECALL)
+            [block_on(k) for k in keys], recall=DETERMINISTIC_RECALL)
     steps.update()
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
     steps.update()
-    for rule in training_blocking(columns):
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            rule, estimate_without_term_frequencies=True)
+    for key in training_keys(columns):
+        if _pairs_sharing(frame, key) >= MIN_TRAINING_PAIRS:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on(key), estimate_without_term_frequencies=True)
+    _floor_m(linker)
     steps.update()
     return linker
+
+
+def _floor_m(linker) -> None:
+    for comparison in linker._settings_obj.comparisons:
+        for level in comparison.comparison_levels:
+            if not level.is_null_level and (level.m_probability or 1.0) < M_FLOOR:
+                level.m_probability = M_FLOOR
+
+
+def _pairs_sharing(frame: pd.DataFrame, column: str) -> int:
+    """Pairs of parcels with one non-null value of `column`."""
+    sizes = frame[column].dropna().value_counts()
+    return int((sizes * (sizes - 1) // 2).sum())
 
 
 def explain_pairs(predictions: pd.DataFrame) -> pd.DataFrame:

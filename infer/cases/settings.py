@@ -35,8 +35,19 @@ def comparisons(columns: set[str]) -> list:
     if "name_norm" in columns:
         made.append(cl.JaroWinklerAtThresholds("name_norm", [0.95, 0.85]))
     if "address_norm" in columns:
-        # Absolute edits, not Jaro-Winkler: addresses of one city share a long common prefix.
-        made.append(cl.LevenshteinAtThresholds("address_norm", [2, 6]))
+        made.append(cl.CustomComparison(
+            output_column_name="address",
+            comparison_levels=[
+                cll.NullLevel("address_norm"),
+                cll.ExactMatchLevel("address_norm"),
+                # Absolute edits, not Jaro-Winkler: one city's addresses share long prefixes.
+                cll.LevenshteinLevel("address_norm", 3),
+                # A room or province dropped, abbreviations aside: the distinctive words agree.
+                cll.ArrayIntersectLevel("address_keys", 5),
+                cll.ArrayIntersectLevel("address_keys", 4),
+                cll.ElseLevel(),
+            ],
+        ))
     if "dispatch_time" in columns:
         made.append(cl.AbsoluteTimeDifferenceAtThresholds(
             "dispatch_time", input_is_string=False, metrics=["minute", "hour", "hour"],
@@ -67,15 +78,16 @@ def prediction_blocking(columns: set[str]) -> list:
     return rules
 
 
-def training_blocking(columns: set[str]) -> list:
-    """EM sessions: each leaves out the comparisons it blocks on, together they cover all."""
-    return [block_on(c) for c in ("seller_key", "phone_digits", "name_norm", "address_norm")
+def training_keys(columns: set[str]) -> list[str]:
+    """One EM session blocks on each key: each leaves out the comparisons of its key, together
+    they estimate every comparison's m values."""
+    return [c for c in ("seller_key", "phone_digits", "name_norm", "address_norm")
             if c in columns]
 
 
-def deterministic_rules(columns: set[str]) -> list:
-    """Pairs that are almost surely one seller, to estimate the prior match probability."""
-    return [block_on(c) for c in ("seller_key", "phone_digits") if c in columns]
+def deterministic_keys(columns: set[str]) -> list[str]:
+    """Parcels sharing one of these are almost surely one seller: they estimate the prior."""
+    return [c for c in ("seller_key", "phone_digits") if c in columns]
 
 
 def settings(columns: set[str]) -> SettingsCreator:
