@@ -163,3 +163,27 @@ def test_a_seller_ships_one_counterfeit_model_from_its_listings(tmp_path):
     genuine = day[day["label"] == "genuine"]
     assert genuine["photos"].str.contains("genuine-").all()
     assert sellers["seller_id"].nunique() == 3 and genuine["seller_id"].nunique() > 50
+
+
+def test_the_spark_backend_says_what_is_missing():
+    import importlib.util
+    import shutil
+
+    from infer.cases.backends import database_api
+
+    if importlib.util.find_spec("pyspark") and shutil.which("java"):
+        pytest.skip("pyspark and Java are installed")
+    with pytest.raises(RuntimeError, match="pyspark|Java"):
+        database_api("spark")
+    with pytest.raises(ValueError, match="unknown backend"):
+        database_api("sqlite")
+
+
+def test_the_case_table_carries_pooled_scores(small_day):
+    day, result = small_day
+    logits = pd.Series(np.where(day["label"] == "counterfeit", 3.0, -3.0),
+                       index=day["parcel_id"].to_numpy())
+    table = cases_table(result, logits)
+    biggest = table.iloc[0]
+    assert biggest["case_logit"] > 2.5 and biggest["case_probability"] > 0.9
+    assert table["case_probability"].between(0, 1).all()
