@@ -72,8 +72,12 @@ GIVEN = ("Wei", "Fang", "Na", "Min", "Jing", "Lei", "Jun", "Yang", "Yong", "Yan"
          "Ming", "Chao", "Xiu", "Hua", "Hong", "Gang", "Ping", "Hui", "Bo", "Lin", "Qiang", "Li",
          "Xin", "Yu", "Hao", "Kai", "Ling", "Rui", "Dan", "Bin", "Feng", "Lan", "Mei", "Qing",
          "Shan", "Ting", "Xia", "Yun", "Zhen", "Peng", "Long", "Jian", "Wen", "Ying", "Cheng")
-COMPANY_WORDS = ("Xinda", "Huamei", "Jiayi", "Hongxing", "Tianli", "Shengda", "Yongfa", "Jinhui",
-                 "Ruifeng", "Baoli", "Hengtong", "Mingyang", "Fuxing", "Lianhe", "Kaida")
+# Trade names are two of these syllables: 1,600 names, so that names collide about as rarely as
+# registered firms do, not as often as one short list would make them.
+COMPANY_SYLLABLES = ("Xin", "Da", "Hua", "Mei", "Jia", "Yi", "Hong", "Xing", "Tian", "Li", "Sheng",
+                     "Yong", "Fa", "Jin", "Hui", "Rui", "Feng", "Bao", "Heng", "Tong", "Ming",
+                     "Yang", "Fu", "Lian", "He", "Kai", "Long", "Shun", "Tai", "Chang", "Cheng",
+                     "Guang", "Hao", "Jun", "Mao", "Rong", "Sen", "Wei", "Xiang", "Zhong")
 COMPANY_KINDS = ("Trading Co Ltd", "Import & Export Co., Ltd.", "E-commerce Firm",
                  "Shoes Co Ltd", "Supply Chain Co")
 STREETS = ("Chouzhou", "Jiangbin", "Xuefeng", "Zhongshan", "Renmin", "Jiefang", "Binjiang",
@@ -148,7 +152,8 @@ def _person(rng: random.Random) -> str:
 
 def _company(city: str, rng: random.Random) -> str:
     prefix = f"{city} " if rng.random() < 0.6 else ""
-    return f"{prefix}{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_KINDS)}"
+    name = rng.choice(COMPANY_SYLLABLES) + rng.choice(COMPANY_SYLLABLES).lower()
+    return f"{prefix}{name} {rng.choice(COMPANY_KINDS)}"
 
 
 def _address(city: str, rng: random.Random) -> str:

@@ -33,7 +33,9 @@ def comparisons(columns: set[str]) -> list:
             ],
         ))
     if "name_norm" in columns:
-        made.append(cl.JaroWinklerAtThresholds("name_norm", [0.95, 0.85]))
+        # Two parcels from "Wang Wei" say less than two from a rare name.
+        made.append(cl.JaroWinklerAtThresholds("name_norm", [0.95, 0.85])
+                    .configure(term_frequency_adjustments=True))
     if "address_norm" in columns:
         made.append(cl.CustomComparison(
             output_column_name="address",
