@@ -1,0 +1,5 @@
+import sys
+
+from infer.cases.cli import main
+
+sys.exit(main())
