@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-DEFAULT_PHOTOS = "/work/main/runs/real-photos/final/holdout/aj1-af1-photos.csv"
+DEFAULT_PHOTOS = "runs/real-photos/final/holdout/aj1-af1-photos.csv"
 DAY = "2024-05-14"
 GENUINE_SIZES, GENUINE_SIZE_P = (1, 2, 3), (0.7, 0.2, 0.1)
 SHOP_SHARE = 0.01

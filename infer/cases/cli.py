@@ -19,7 +19,7 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--records", required=True, help="CSV of parcel records (parcel_id, ...)")
     build.add_argument("--out", required=True, help="cases per parcel: parcel_id,case_id,case_size")
     build.add_argument("--backend", choices=BACKENDS, default="duckdb")
-    build.add_argument("--threshold", type=float, default=0.9,
+    build.add_argument("--threshold", type=float, default=0.99,
                        help="match probability at which two parcels are one case")
     build.add_argument("--pairs-out", help="also write the scored pairs with match weights")
     build.add_argument("--table-out", help="also write one row per case (cases_table)")

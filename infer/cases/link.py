@@ -39,13 +39,13 @@ class LinkResult:
     cases: pd.DataFrame  # parcel_id, case_id, case_size; every parcel, singletons included
     pairs: pd.DataFrame  # parcel_id_l, parcel_id_r, match_probability, match_weight, mw_<comp>
     problems: list[Problem] = field(default_factory=list)
-    threshold: float = 0.9
+    threshold: float = 0.99
     backend: str = "duckdb"
     comparisons: list[str] = field(default_factory=list)
     records: pd.DataFrame | None = None  # the cleaned records, bad values nulled
 
 
-def link_parcels(records: pd.DataFrame, backend: str = "duckdb", threshold: float = 0.9,
+def link_parcels(records: pd.DataFrame, backend: str = "duckdb", threshold: float = 0.99,
                  seed: int = 0, max_pairs: float = 1e6, progress: bool = False) -> LinkResult:
     """Cases of `records` (one row per parcel, `parcel_id` and any of `records.PARCEL_COLUMNS`)."""
     if not 0 < threshold < 1:
