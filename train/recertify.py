@@ -81,7 +81,9 @@ def recertify(model: str | None, manifest: str, out: str | Path, target_error: f
     _check_out(Path(out))  # before minutes of scoring, not after
     folder, identity = resolve(None if model is None else str(model))
     source = find_package(folder)
-    inspector = Inspector.load(source)
+    # The band is chosen on the calibrated image probability, which the labels never change:
+    # reading every photo's print would cost minutes and decide nothing here.
+    inspector = Inspector.load(source, labels=False)
     inspector.identity.update({k: v for k, v in identity.items() if v is not None})
     lab = labelled_parcels(inspector, manifest)
     band = band_on(lab, target_error, delta)
