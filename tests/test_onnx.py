@@ -47,7 +47,7 @@ def test_photos(smoke_run):
 
 @pytest.fixture(scope="module")
 def arrays(model_dir, test_photos):
-    inspector = Inspector.load(model_dir)
+    inspector = Inspector.load(model_dir, labels=False)
     return np.stack([inspector._decode(p, p) for p in test_photos["path"]])
 
 
@@ -61,8 +61,8 @@ def test_package_ships_model_onnx_and_it_is_logged_with_the_model(model_dir):
 
 
 def test_onnx_matches_eager_on_the_test_photos(model_dir, arrays):
-    eager = Inspector.load(model_dir)
-    fast = Inspector.load(REGISTERED, backend="onnx")
+    eager = Inspector.load(model_dir, labels=False)
+    fast = Inspector.load(REGISTERED, backend="onnx", labels=False)
     assert fast.onnx is not None and eager.onnx is None
     cf_e, brand_e, ood_e = eager.forward_arrays(arrays, batch_size=5)
     cf_o, brand_o, ood_o = fast.forward_arrays(arrays, batch_size=5)
@@ -75,8 +75,8 @@ def test_onnx_matches_eager_on_the_test_photos(model_dir, arrays):
 def test_parcel_verdict_is_the_same_with_either_backend(test_photos):
     pid = test_photos["parcel_id"].iloc[0]
     paths = list(test_photos.loc[test_photos["parcel_id"] == pid, "path"])
-    eager = Inspector.load(REGISTERED).inspect(paths, parcel_id="p").to_dict()
-    fast = Inspector.load(REGISTERED, backend="onnx").inspect(paths, parcel_id="p").to_dict()
+    eager = Inspector.load(REGISTERED, labels=False).inspect(paths, parcel_id="p").to_dict()
+    fast = Inspector.load(REGISTERED, backend="onnx", labels=False).inspect(paths, parcel_id="p").to_dict()
     assert fast["counterfeit_probability"] == pytest.approx(eager["counterfeit_probability"], abs=TOLERANCE)
     assert fast["brand_probability"] == pytest.approx(eager["brand_probability"], abs=TOLERANCE)
     for key in ("verdict", "brand", "reasons", "model"):
@@ -108,8 +108,8 @@ def test_package_without_onnx_is_exported_on_load(model_dir, arrays, tmp_path, c
     # Re-saving without ONNX must also drop the now stale graph copied along.
     save_package(old, net, meta, FeatureDensity.load(old), onnx=False)
     assert not (old / ONNX_FILE).exists()
-    eager = Inspector.load(old)
-    fast = Inspector.load(old, backend="onnx")
+    eager = Inspector.load(old, labels=False)
+    fast = Inspector.load(old, backend="onnx", labels=False)
     assert ONNX_FILE in capfd.readouterr().err
     assert not (old / ONNX_FILE).exists()  # exported to a temporary folder, not into the package
     cf_e, brand_e, _ = eager.forward_arrays(arrays)
@@ -151,7 +151,7 @@ def test_serving_through_onnx_never_imports_torch(model_dir, test_photos):
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["heavy"] == []
-    eager = Inspector.load(model_dir).inspect(photos)
+    eager = Inspector.load(model_dir, labels=False).inspect(photos)
     assert out["p"] == pytest.approx(eager.counterfeit_probability, abs=TOLERANCE)
 
 
