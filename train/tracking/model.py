@@ -42,8 +42,12 @@ def model_config(package_dir: Path) -> dict:
     """Serving runs the network with onnxruntime (same scores as PyTorch to 1e-4, several times
     faster on CPU); `mlflow.pyfunc.load_model(uri, model_config={"backend": "torch"})` overrides.
     A package saved without its graph (`model.export_onnx=false`) is served by PyTorch: the
-    ONNX backend would export one at every load, MLflow's own check at logging included."""
-    return {"backend": "onnx" if (Path(package_dir) / ONNX_FILE).is_file() else "torch"}
+    ONNX backend would export one at every load, MLflow's own check at logging included.
+    Every key a caller may override is logged (MLflow keeps only logged keys at load):
+    `labels` (read the print) and `photo_folder` (the only folder `path` rows may name; empty:
+    uploaded images only)."""
+    return {"backend": "onnx" if (Path(package_dir) / ONNX_FILE).is_file() else "torch",
+            "labels": True, "photo_folder": ""}
 
 
 def signature() -> ModelSignature:
