@@ -16,40 +16,30 @@ from splink import SettingsCreator, block_on
 PRIOR_MATCH = 1e-3
 
 
+def _graded(name: str, column: str, *between) -> object:
+    """A comparison of `column`: missing, the same, the `between` levels in order, else different."""
+    return cl.CustomComparison(output_column_name=name, comparison_levels=[
+        cll.NullLevel(column), cll.ExactMatchLevel(column), *between, cll.ElseLevel()])
+
+
 def comparisons(columns: set[str]) -> list:
     """Comparisons of the columns present, strongest identifiers first."""
     made = []
     if "seller_key" in columns:
         made.append(cl.ExactMatch("seller_key"))
     if "phone_digits" in columns:
-        made.append(cl.CustomComparison(
-            output_column_name="phone",
-            comparison_levels=[
-                cll.NullLevel("phone_digits"),
-                cll.ExactMatchLevel("phone_digits"),
-                # The same line written with another prefix, or one SIM of a numbered batch.
-                cll.ExactMatchLevel("phone_last7"),
-                cll.ElseLevel(),
-            ],
-        ))
+        # The same line written with another prefix, or one SIM of a numbered batch.
+        made.append(_graded("phone", "phone_digits", cll.ExactMatchLevel("phone_last7")))
     if "name_norm" in columns:
         # Two parcels from "Wang Wei" say less than two from a rare name.
         made.append(cl.JaroWinklerAtThresholds("name_norm", [0.95, 0.85])
                     .configure(term_frequency_adjustments=True))
     if "address_norm" in columns:
-        made.append(cl.CustomComparison(
-            output_column_name="address",
-            comparison_levels=[
-                cll.NullLevel("address_norm"),
-                cll.ExactMatchLevel("address_norm"),
-                # Absolute edits, not Jaro-Winkler: one city's addresses share long prefixes.
-                cll.LevenshteinLevel("address_norm", 3),
-                # A room or province dropped, abbreviations aside: the distinctive words agree.
-                cll.ArrayIntersectLevel("address_keys", 5),
-                cll.ArrayIntersectLevel("address_keys", 4),
-                cll.ElseLevel(),
-            ],
-        ))
+        # Absolute edits, not Jaro-Winkler: one city's addresses share long prefixes. Then a
+        # room or province dropped, abbreviations aside: the distinctive words agree.
+        made.append(_graded("address", "address_norm", cll.LevenshteinLevel("address_norm", 3),
+                            cll.ArrayIntersectLevel("address_keys", 5),
+                            cll.ArrayIntersectLevel("address_keys", 4)))
     if "dispatch_time" in columns:
         made.append(cl.AbsoluteTimeDifferenceAtThresholds(
             "dispatch_time", input_is_string=False, metrics=["minute", "hour", "hour"],
