@@ -575,14 +575,14 @@ def test_pyfunc_reads_server_paths_only_inside_its_photo_folder(smoke_run, parce
     (tmp_path / "secret.txt").write_text("not for callers")
     closed = mlflow.pyfunc.load_model("models:/counterfeit-inspector@candidate")
     out = closed.predict(frame)  # no photo readable: the parcel's row says so, with each photo's error
-    errors = [p["error"] for p in out.loc[0, "photos"]]
+    errors = [f"{p['path']}: {p['error']}" for p in out.loc[0, "photos"]]
     # The same answer for a photo, a file that exists and one that does not: no hint which exists.
     assert all("path not accepted: this model reads uploaded images only" in e for e in errors)
     opened = mlflow.pyfunc.load_model("models:/counterfeit-inspector@candidate",
                                       model_config={"photo_folder": str(photo.parent)})
     entries = opened.predict(frame).loc[0, "photos"]
     assert "error" not in entries[0]
-    assert all("outside the photo folder" in e["error"] for e in entries[1:])
+    assert all("outside the photo folder" in f"{e['path']}: {e['error']}" for e in entries[1:])
 
 
 def test_pyfunc_refuses_rows_without_a_parcel_and_reads_data_uris(smoke_run, parcel_photos):
