@@ -222,7 +222,7 @@ def test_token_required_when_configured_and_off_loopback(db, tmp_path):
 
 
 def test_decision_bodies_are_small_and_strictly_typed(client, queued):
-    row = queued[0][0]
+    row = queued[1][0]
     url = f"/api/parcels/{row}/decision"
     huge = client.post(url, content=b'{"note": "' + b"x" * 200_000 + b'"}',
                        headers={"Content-Type": "application/json"})
@@ -371,14 +371,16 @@ def test_each_photo_is_shown_beside_its_nearest_genuine_reference(smoke_run, tmp
     assert proc.returncode == 0, proc.stderr
     queue = ReviewQueue(db)
     assert len(queue.references(queue.parcel(rows[0])["model_run_id"])) == len(genuine)
-    # A queued photo that is itself a genuine reference finds itself.
-    names = set(genuine["path"].map(lambda p: p.rsplit("/", 1)[-1]))
+    # A photo of a genuine parcel is itself in the library, and finds itself.
+    genuine_parcels = set(genuine["parcel_id"])
     for row in rows:
-        for photo in queue.parcel(row)["photos"]:
+        parcel = queue.parcel(row)
+        for photo in parcel["photos"]:
             ref = nearest(queue, photo["id"])
             assert ref is not None and -1.0001 <= ref["similarity"] <= 1.0001
-            if photo["name"] in names:
-                assert ref["name"] == photo["name"] and ref["similarity"] > 0.999
+            if parcel["parcel_id"] in genuine_parcels:
+                assert ref["listing"] == parcel["parcel_id"] and ref["name"] == photo["name"]
+                assert ref["similarity"] > 0.999
     client = TestClient(create_app(db), base_url=BASE)
     page = client.get(f"/parcels/{rows[0]}").text
     assert "nearest genuine reference" in page
