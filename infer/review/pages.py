@@ -31,11 +31,11 @@ label{display:block;margin:.4rem 0}kbd{border:1px solid #999;border-radius:3px;p
 #viewer{position:fixed;inset:0;background:rgba(0,0,0,.88);overflow:hidden;cursor:grab;z-index:9}
 #viewer img{max-width:100vw;max-height:100vh;display:block;margin:auto;transform-origin:center}
 #help{position:fixed;top:3rem;left:50%;transform:translateX(-50%);background:#fff;border:1px solid #999;padding:1rem;z-index:10}
-details.ref img{height:240px}.shot img.heatmap{position:absolute;left:0;top:0;height:240px;opacity:.6;display:none}
+details.ref img{height:240px}.shot img.heatmap{position:absolute;left:0;top:0;height:240px;opacity:.6;display:none;pointer-events:none}
 body.heat .shot img.heatmap{display:block}.blind{color:#555;font-style:italic}
 form.filters{background:none;padding:0;max-width:none}form.filters label{display:inline;margin-right:.6rem}
 @media (max-width:900px){.photo img{height:180px}.shot img.heatmap{height:180px}body{margin:.6rem}}
-.shot{position:relative;display:inline-block}.shot svg{position:absolute;left:0;top:0}
+.shot{position:relative;display:inline-block}.shot svg{position:absolute;left:0;top:0;pointer-events:none}
 .boxes polygon{fill:rgba(255,0,0,.08);stroke:#e00}.read{font-family:monospace;font-size:.8rem;max-width:32rem}
 .pass{color:#070}.fail{color:#b00;font-weight:bold}.unknown{color:#777}
 """
