@@ -115,7 +115,7 @@ def judge_manifest(inspector, manifest: str, out: str, on_verdict=None) -> int:
                                             dispatch_country=_parcel_value(group, "dispatch_country"))
                 record = verdict.to_dict()
                 if on_verdict is not None:
-                    on_verdict(verdict, list(group["path"]))
+                    on_verdict(verdict, list(group["path"]), views=list(group["view"]))
             except NoReadablePhotos as exc:
                 record = {"parcel_id": str(pid), "verdict": None, "error": str(exc),
                           "photos": [p.to_dict() for p in exc.errors]}
@@ -148,8 +148,8 @@ def main(argv=None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
 
-        def on_verdict(verdict, photos):
-            enqueue(queue, verdict, photos, inspector, audit_share=args.audit_share)
+        def on_verdict(verdict, photos, views=None):
+            enqueue(queue, verdict, photos, inspector, audit_share=args.audit_share, views=views)
 
     if args.manifest:
         try:

@@ -15,10 +15,10 @@ def tracking_uri() -> str:
 
 
 def _client():
-    import mlflow
+    # A client bound to the URI, not mlflow.set_tracking_uri: loading a model must not move the
+    # caller's process-wide tracking URI.
     from mlflow import MlflowClient
 
-    mlflow.set_tracking_uri(tracking_uri())
     return MlflowClient(tracking_uri=tracking_uri())
 
 
@@ -92,6 +92,5 @@ def resolve(uri: str | None) -> tuple[Path, dict[str, Any]]:
     identity = _identity_for(uri)
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri())
-    path = mlflow.artifacts.download_artifacts(artifact_uri=uri)
+    path = mlflow.artifacts.download_artifacts(artifact_uri=uri, tracking_uri=tracking_uri())
     return Path(path), identity

@@ -403,3 +403,29 @@ def test_reasons_are_sentences_that_name_their_photos():
     assert [on for _, on in lines] == [["side.jpg"], ["broken.jpg"], ["tag.jpg"], []]
     assert lines[2][0] == "Label check failed: barcode number 123 has a wrong check digit."
     assert lines[3][0] == "Something new." and "_" not in lines[0][0]
+
+
+def test_reference_is_the_nearest_of_the_photos_own_view(tmp_path):
+    """A sole is compared with a genuine sole even where a side looks closer to the backbone;
+    a photo of unknown view (or a view the library lacks) takes the nearest of all."""
+    import numpy as np
+
+    from infer.review.references import nearest
+    from infer.review.views import view_of
+
+    queue = ReviewQueue(tmp_path / "review.db")
+    query = np.array([1.0, 0.0, 0.0], np.float32)
+    photos = [{"name": name, "scores": {}, "embedding": query, "view": view_of(name)}
+              for name in ("parcel_sole.jpg", "IMG_0001.jpg", "box-top.jpg")]
+    row = queue.add({"parcel_id": "p1", "verdict": "review", "counterfeit_probability": 0.5,
+                     "model": {"run_id": "run-a"}}, "review", photos)
+    side = np.array([1.0, 0.0, 0.0], np.float32)  # as close as can be, but a side
+    sole = np.array([0.6, 0.8, 0.0], np.float32)
+    queue.replace_references("run-a", [
+        ("nike", "aj1", "side", "side.jpg", "listing-1", b"jpeg", side.tobytes()),
+        ("nike", "aj1", "sole", "sole.jpg", "listing-2", b"jpeg", sole.tobytes())])
+    ids = [p["id"] for p in queue.parcel(row)["photos"]]
+    assert [p["view"] for p in queue.parcel(row)["photos"]] == ["sole", None, "box"]
+    chosen = [nearest(queue, i) for i in ids]
+    assert chosen[0]["view"] == "sole" and chosen[0]["similarity"] == pytest.approx(0.6)
+    assert chosen[1]["view"] == "side" and chosen[2]["view"] == "side"

@@ -12,6 +12,7 @@ import numpy as np
 from infer.photos import PhotoSource
 from infer.review.evidence import evidence_copy
 from infer.review.queue import ReviewQueue, should_queue
+from infer.review.views import view_of
 
 DEFAULT_AUDIT_SHARE = 0.05
 HEATMAP_PHOTOS = 3
@@ -19,11 +20,12 @@ HEATMAP_PHOTOS = 3
 
 def enqueue(queue: ReviewQueue, verdict, photos_sources: Sequence[PhotoSource], inspector=None,
             audit_share: float = DEFAULT_AUDIT_SHARE, rng: random.Random | None = None,
-            heatmap_photos: int = HEATMAP_PHOTOS) -> int | None:
+            heatmap_photos: int = HEATMAP_PHOTOS, views: Sequence[str | None] | None = None) -> int | None:
     """Row id of the queued parcel, or None if it was not drawn for audit.
 
     `verdict`: a ParcelVerdict (or its to_dict()); `photos_sources` in the verdict's photo order.
     `inspector`: the one that judged the parcel, for heatmaps (None: no heatmaps).
+    `views`: each photo's view when the app knows it (else read off the file name, or unknown).
     Queuing the same parcel again for the same model run returns the existing row, so a
     resumed manifest run does not duplicate work for the liaison.
     """
@@ -53,9 +55,10 @@ def enqueue(queue: ReviewQueue, verdict, photos_sources: Sequence[PhotoSource], 
         heatmap, empty = maps.get(i, (None, None))
         scores = result if heatmap is None else {**result, "heatmap_empty": empty}
         vector = None if vectors is None or not np.isfinite(vectors[i]).all() else vectors[i]
-        photos.append({"name": Path(name).name if isinstance(src, str | Path) else name,
-                       "jpeg": evidence_copy(src, name), "scores": scores, "heatmap": heatmap,
-                       "embedding": vector})
+        shown = Path(name).name if isinstance(src, str | Path) else name
+        photos.append({"name": shown, "jpeg": evidence_copy(src, name), "scores": scores,
+                       "heatmap": heatmap, "embedding": vector,
+                       "view": view_of(shown, views[i] if views is not None else None)})
     return queue.add(record, why, photos)
 
 
@@ -76,6 +79,7 @@ def with_queue_context(record: dict, inspector) -> dict:
 
 def queue_verdict(db_path: str | Path, inspector, verdict, photos: Sequence[PhotoSource],
                   audit_share: float = DEFAULT_AUDIT_SHARE,
-                  rng: random.Random | None = None) -> int | None:
+                  rng: random.Random | None = None,
+                  views: Sequence[str | None] | None = None) -> int | None:
     """One call for the inspection app: open (or create) the queue at `db_path` and enqueue."""
-    return enqueue(ReviewQueue(db_path), verdict, photos, inspector, audit_share, rng)
+    return enqueue(ReviewQueue(db_path), verdict, photos, inspector, audit_share, rng, views=views)

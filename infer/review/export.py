@@ -44,7 +44,7 @@ def export_manifest(db: str | Path, out: str | Path) -> dict:
             target.write_bytes(photo["jpeg"])
             rows.append({
                 "path": target.relative_to(out.parent).as_posix(), "label": d["decision"],
-                "brand": d["brand"] or "", "parcel_id": d["parcel_id"], "view": "", "defects": "",
+                "brand": d["brand"] or "", "parcel_id": d["parcel_id"], "view": photo.get("view") or "", "defects": "",
                 "reviewer": d["reviewer"], "decided_at": d["decided_at"],
                 "model_suggestion": d["model_suggestion"], "why": d["why"], "note": d["note"] or "",
                 "original_name": photo["name"], "brand_source": d.get("brand_source") or "",

@@ -269,4 +269,8 @@ def _photo(ph: dict, label: dict | None = None, ref: dict | None = None) -> str:
               if "counterfeit_probability" in s else "")
     return (f"<div class='photo'><span class='shot'><img src='/photos/{ph['id']}' "
             f"alt='{escape(ph['name'])}' class='evidence' title='click: full size'>{heat}{svg}</span>"
-            f"<br>{escape(ph['name'])}{scores}{flat}{read}{_reference(ref)}</div>")
+            f"<br>{escape(ph['name'])}{_view(ph.get('view'))}{scores}{flat}{read}{_reference(ref)}</div>")
+
+
+def _view(view: str | None) -> str:
+    return f" <span class='view'>({escape(view)} view)</span>" if view else ""

@@ -113,7 +113,8 @@ class ReviewQueue:
                     raise QueueError(f"{self.path}: cannot switch to WAL journal (got {mode})")
                 db.executescript(SCHEMA)
                 # Columns added since the first queues were made; an older file gains them.
-                for table, column in (("decisions", "brand_source TEXT"), ("photos", "embedding BLOB")):
+                for table, column in (("decisions", "brand_source TEXT"), ("photos", "embedding BLOB"),
+                                      ("photos", "view TEXT")):
                     have = {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
                     if column.split()[0] not in have:
                         db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
@@ -166,10 +167,11 @@ class ReviewQueue:
                 embedding = photo.get("embedding")
                 db.execute(
                     "INSERT INTO photos (parcel_row, position, name, jpeg, scores_json, "
-                    "counterfeit_probability, heatmap, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "counterfeit_probability, heatmap, embedding, view) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (row, position, photo["name"], photo.get("jpeg"), json.dumps(scores),
                      scores.get("counterfeit_probability"), photo.get("heatmap"),
-                     None if embedding is None else embedding.astype("float32").tobytes()),
+                     None if embedding is None else embedding.astype("float32").tobytes(),
+                     photo.get("view")),
                 )
         return int(row)
 
@@ -265,7 +267,7 @@ class ReviewQueue:
             if parcel is None:
                 return None
             photos = db.execute(
-                "SELECT id, position, name, scores_json, counterfeit_probability, "
+                "SELECT id, position, name, view, scores_json, counterfeit_probability, "
                 "jpeg IS NOT NULL AS has_photo, heatmap IS NOT NULL AS has_heatmap "
                 "FROM photos WHERE parcel_row = ? ORDER BY position", (row,)
             ).fetchall()
@@ -275,7 +277,7 @@ class ReviewQueue:
         out = dict(parcel)
         out["verdict_json"] = json.loads(out["verdict_json"])
         out["photos"] = [
-            {**{k: r[k] for k in ("id", "position", "name", "counterfeit_probability")},
+            {**{k: r[k] for k in ("id", "position", "name", "view", "counterfeit_probability")},
              "scores": json.loads(r["scores_json"]), "has_photo": bool(r["has_photo"]),
              "has_heatmap": bool(r["has_heatmap"])}
             for r in photos
@@ -289,12 +291,12 @@ class ReviewQueue:
             hit = db.execute(f"SELECT {column} FROM photos WHERE id = ?", (photo_id,)).fetchone()
         return None if hit is None else hit[0]
 
-    def photo_embedding(self, photo_id: int) -> tuple[bytes | None, str | None] | None:
-        """(a queued photo's embedding, the run id of the model that judged it), or None."""
+    def photo_embedding(self, photo_id: int) -> tuple[bytes | None, str | None, str | None] | None:
+        """(a queued photo's embedding, the run id of the model that judged it, its view), or None."""
         with self._connect() as db:
-            row = db.execute("SELECT f.embedding, p.model_run_id FROM photos f JOIN parcels p "
+            row = db.execute("SELECT f.embedding, p.model_run_id, f.view FROM photos f JOIN parcels p "
                              "ON p.id = f.parcel_row WHERE f.id = ?", (photo_id,)).fetchone()
-        return None if row is None else (row["embedding"], row["model_run_id"])
+        return None if row is None else (row["embedding"], row["model_run_id"], row["view"])
 
     def references(self, run_id: str | None) -> list[dict]:
         with self._connect() as db:
@@ -338,7 +340,7 @@ class ReviewQueue:
             out = []
             for r in rows:
                 photos = db.execute(
-                    "SELECT id, name, jpeg FROM photos WHERE parcel_row = ? AND jpeg IS NOT NULL "
+                    "SELECT id, name, jpeg, view FROM photos WHERE parcel_row = ? AND jpeg IS NOT NULL "
                     "ORDER BY position", (r["parcel_row"],)
                 ).fetchall()
                 out.append({**dict(r), "photos": [dict(p) for p in photos]})

@@ -67,13 +67,16 @@ def build_references(db_path: str | Path, inspector, manifests: list[str | Path]
 
 def nearest(queue: ReviewQueue, photo_id: int) -> dict | None:
     """The genuine reference nearest to a queued photo (cosine of the embeddings), among those of
-    the model run that judged it; None without an embedding or references."""
+    the model run that judged it and of the photo's view when it is known and the library has
+    that view; None without an embedding or references."""
     found = queue.photo_embedding(photo_id)
     if found is None or found[0] is None:
         return None
-    refs = queue.references(found[1])
-    query = np.frombuffer(found[0], np.float32)
-    refs = [r for r in refs if len(r["embedding"]) == query.nbytes]
+    embedding, run_id, view = found
+    query = np.frombuffer(embedding, np.float32)
+    refs = [r for r in queue.references(run_id) if len(r["embedding"]) == query.nbytes]
+    same_view = [r for r in refs if view and r["view"] == view]
+    refs = same_view or refs
     if not refs:
         return None
     similarity = np.stack([np.frombuffer(r["embedding"], np.float32) for r in refs]) @ query
