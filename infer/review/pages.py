@@ -14,6 +14,7 @@ KEYS = [("c / g / u", "record counterfeit / genuine / cannot tell, then open the
         ("j / k, → / ←", "next / previous parcel"), ("b", "accept the model's brand"),
         ("h", "heatmaps over the photos, on / off"),
         ("r", "each photo beside its nearest genuine reference, on / off"),
+        ("o / 1-9", "first / n-th photo full size: + / - zoom, arrows pan, Esc closes"),
         ("click a photo", "full size: wheel zooms, drag pans, double-click or Esc closes"),
         ("?", "this list")]
 
@@ -29,9 +30,10 @@ label{display:block;margin:.4rem 0}kbd{border:1px solid #999;border-radius:3px;p
 .top{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}.top>div{flex:1 1 22rem}
 .top form{margin-top:0}#toast{position:fixed;top:.5rem;right:.5rem;background:#222;color:#fff;padding:.6rem 1rem;border-radius:4px}
 #viewer{position:fixed;inset:0;background:rgba(0,0,0,.88);overflow:hidden;cursor:grab;z-index:9}
-#viewer img{max-width:100vw;max-height:100vh;display:block;margin:auto;transform-origin:center}
+#viewer img{width:100vw;height:100vh;object-fit:contain;display:block;transform-origin:center}
 #help{position:fixed;top:3rem;left:50%;transform:translateX(-50%);background:#fff;border:1px solid #999;padding:1rem;z-index:10}
-details.ref img{height:240px}.shot img.heatmap{position:absolute;left:0;top:0;height:240px;opacity:.6;display:none;pointer-events:none}
+figure.ref{display:none;margin:0}body.refs figure.ref{display:block}figure.ref figcaption{font-size:.8rem;max-width:18rem}
+.hint{color:#555;font-size:.85rem}.shot img.heatmap{position:absolute;left:0;top:0;height:240px;opacity:.6;display:none;pointer-events:none}
 body.heat .shot img.heatmap{display:block}.blind{color:#555;font-style:italic}
 form.filters{background:none;padding:0;max-width:none}form.filters label{display:inline;margin-right:.6rem}
 @media (max-width:900px){.photo img{height:180px}.shot img.heatmap{height:180px}body{margin:.6rem}}
@@ -129,7 +131,7 @@ def _queue_line(r: dict, decided: bool) -> str:
     return (f"<tr><td><a href='/parcels/{r['id']}'>{escape(r['parcel_id'])}</a></td>{model}"
             f"<td>{_pct(r['counterfeit_probability'])}</td><td>{escape(r['brand'] or '')}</td>"
             f"<td>{escape(r['created_at'])}</td><td>{escape(r['why'])}</td><td>{r['n_photos']}</td>"
-            f"<td>{escape(str(r['model_version'] or '?'))}</td><td>{escape(r['status'])}</td>{extra}</tr>")
+            f"<td>{escape(str(r['model_version'] or 'unregistered'))}</td><td>{escape(r['status'])}</td>{extra}</tr>")
 
 
 def _filters(status: str, sort: str, filters: dict, facets: dict) -> str:
@@ -167,7 +169,7 @@ def parcel_page(p: dict, near: dict, refs: dict | None = None) -> str:
 <p><a href='/'>← queue</a>{nxt} · <a href='/p/{escape(p['parcel_id'])}'>link to this parcel</a> · <kbd>?</kbd> keys</p>
 <div class='top'><div><h1>Parcel {escape(p['parcel_id'])}</h1>{_summary(p, names)}
 <p>Queued for {escape(p['why'])} at {escape(p['created_at'])} · model {escape(str(p['model_name'] or '?'))}
-version {escape(str(p['model_version'] or '?'))}</p>
+{_version(p)}</p>
 <h2>Decision</h2>{f'<ul>{history}</ul>' if history else '<p>None yet.</p>'}</div>
 {_form(p, near)}</div>
 <div class='photos'>{photos}</div>
@@ -244,13 +246,16 @@ def _boxes(label: dict | None, height: int = 240) -> tuple[str, str]:
     return svg, f"<div class='read'>read: {text}</div>"
 
 
-def _reference(ref: dict | None) -> str:
+def _reference(ref: dict | None) -> tuple[str, str]:
+    """The reference's picture, shown beside the photo with `r`, and a hint under the photo."""
     if not ref:
-        return ""
+        return "", ""
     what = " · ".join(escape(str(ref[k])) for k in ("brand", "model", "view") if ref.get(k) != "unknown")
-    return (f"<details class='ref'><summary>nearest genuine reference ({what})</summary>"
-            f"<img src='/references/{int(ref['id'])}' class='reference' alt='genuine reference'><br>"
-            f"{escape(ref['name'])} of listing {escape(ref['listing'])}, similarity {ref['similarity']:.2f}</details>")
+    figure = (f"<figure class='ref'><img src='/references/{int(ref['id'])}' class='reference' "
+              f"alt='genuine reference'><figcaption>nearest genuine reference ({what}): "
+              f"{escape(ref['name'])} of listing {escape(ref['listing'])}, similarity "
+              f"{ref['similarity']:.2f}</figcaption></figure>")
+    return figure, f"<br><span class='hint'><kbd>r</kbd> nearest genuine reference ({what}) beside it</span>"
 
 
 def _photo(ph: dict, label: dict | None = None, ref: dict | None = None) -> str:
@@ -263,13 +268,22 @@ def _photo(ph: dict, label: dict | None = None, ref: dict | None = None) -> str:
     flat = ("<br><i>heatmap empty: no region raises the counterfeit score</i>"
             if s.get("heatmap_empty") else "")
     svg, read = _boxes(label)
+    figure, hint = _reference(ref)
     scores = (f": counterfeit {_pct(s.get('counterfeit_probability'))}, brand "
               f"{escape(str(s.get('brand')))} ({_pct(s.get('brand_probability'))})"
               f"{' <b>not a shoe?</b>' if s.get('out_of_distribution') else ''}"
               if "counterfeit_probability" in s else "")
-    return (f"<div class='photo'><span class='shot'><img src='/photos/{ph['id']}' "
+    return (f"<div class='photo'><div class='pair'><span class='shot'><img src='/photos/{ph['id']}' "
             f"alt='{escape(ph['name'])}' class='evidence' title='click: full size'>{heat}{svg}</span>"
-            f"<br>{escape(ph['name'])}{_view(ph.get('view'))}{scores}{flat}{read}{_reference(ref)}</div>")
+            f"{figure}</div>{escape(ph['name'])}{_view(ph.get('view'))}{scores}{flat}{read}{hint}</div>")
+
+
+def _version(p: dict) -> str:
+    if p.get("model_version"):
+        return f"version {escape(str(p['model_version']))}"
+    # A package loaded from a folder, not from the registry: say so rather than "version ?".
+    run = p.get("model_run_id")
+    return f"(not registered; run {escape(run[:8])})" if run else "(not registered: loaded from a folder)"
 
 
 def _view(view: str | None) -> str:

@@ -4,8 +4,9 @@ The habits of a labelling tool: `c` / `g` / `u` record a decision and move on to
 parcel; for a few seconds `z` undoes it: back to that parcel with "override" ticked, so the
 corrected decision is recorded as an audited override and nothing is deleted. `j` / `k` step
 through the queue, `b` accepts the model's brand, `h` lays the heatmaps
-over the photos, `r` opens each photo's nearest genuine reference beside it, `?` lists the keys. A click on a photo opens it full size, with the wheel to
-zoom and a drag to pan.
+over the photos, `r` opens each photo's nearest genuine reference beside it, `?` lists the keys.
+`o` (or `1`-`9`) opens a photo full size, where `+` / `-` zoom and the arrows pan; a click opens it
+too, with the wheel to zoom and a drag to pan.
 """
 
 SCRIPT = r"""
@@ -82,21 +83,28 @@ SCRIPT = r"""
   const help = document.getElementById('help');
 
   const keys = {c: 'counterfeit', g: 'genuine', u: 'cannot_tell'};
+  const pan = {ArrowLeft: [60, 0], ArrowRight: [-60, 0], ArrowUp: [0, 60], ArrowDown: [0, -60]};
+  const photos = [...document.querySelectorAll('img.evidence')];
   document.addEventListener('keydown', (e) => {
     const t = e.target.tagName;
     if (t === 'INPUT' || t === 'TEXTAREA' || t === 'SELECT' || e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.key === 'Escape') { viewer.hidden = true; help.hidden = true; return; }
+    if (!viewer.hidden) {  // the full-size photo has the keys while it is open
+      if (e.key === '+' || e.key === '=') { scale = Math.min(12, scale * 1.5); place(); }
+      else if (e.key === '-') { scale = Math.max(1, scale / 1.5); place(); }
+      else if (pan[e.key]) { dx += pan[e.key][0]; dy += pan[e.key][1]; place(); }
+      e.preventDefault();
+      return;
+    }
+    const n = e.key === 'o' ? 1 : Number.parseInt(e.key, 10);
+    if (n >= 1 && n <= photos.length) { e.preventDefault(); openPhoto(photos[n - 1].src); return; }
     if (keys[e.key]) { e.preventDefault(); send(keys[e.key]); }
     else if (e.key === 'j' || e.key === 'ArrowRight') { go(form.dataset.down); }
     else if (e.key === 'k' || e.key === 'ArrowLeft') { go(form.dataset.up); }
     else if (e.key === 'b') { acceptModelBrand(); }
     else if (e.key === 'z' && undo) { go(undo); }
     else if (e.key === 'h') { document.body.classList.toggle('heat'); }
-    else if (e.key === 'r') {
-      const refs = [...document.querySelectorAll('details.ref')];
-      const open = !refs.every((d) => d.open);
-      refs.forEach((d) => { d.open = open; });
-    }
+    else if (e.key === 'r') { document.body.classList.toggle('refs'); }
     else if (e.key === '?') { help.hidden = !help.hidden; }
   });
 })();
