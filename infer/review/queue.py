@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from infer.review.case_tables import SCHEMA as CASE_SCHEMA
+
 DECISIONS = ("counterfeit", "genuine", "cannot_tell")
 # Where a decision's brand came from: accepted from the model by a key press, or chosen by the
 # liaison. Training weighs the two differently: an accepted brand is the model's own guess.
@@ -200,8 +201,9 @@ class ReviewQueue:
             hit = db.execute("SELECT * FROM parcel_records WHERE parcel_row = ?", (row,)).fetchone()
         if hit is None:
             return None
-        out = {k: hit[k] for k in hit.keys() if k not in ("parcel_row", "problems_json")}
-        return {**out, "problems": json.loads(hit["problems_json"])}
+        from infer.cases.records import PARCEL_COLUMNS
+
+        return {**{c: hit[c] for c in PARCEL_COLUMNS}, "problems": json.loads(hit["problems_json"])}
 
     def decide(self, row: int, decision: str, reviewer: str, brand: str | None = None,
                note: str | None = None, override: bool = False, brand_source: str | None = None) -> dict:

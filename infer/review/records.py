@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from infer.cases.records import NUMBER_COLUMNS, PARCEL_COLUMNS, TIME_COLUMN, Problem, clean_records, missing
+from infer.cases.records import (
+    NUMBER_COLUMNS,
+    PARCEL_COLUMNS,
+    TIME_COLUMN,
+    Problem,
+    clean_records,
+    missing,
+)
 
 
 @dataclass(frozen=True)
