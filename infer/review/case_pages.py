@@ -89,14 +89,19 @@ def _links(case: dict) -> str:
     rows = "".join(
         f"<tr><td>{escape(c['what'])}</td><td class='{'genuine' if c['mean_weight'] > 0 else 'counterfeit'}'>"
         f"{c['mean_weight']:+.2f}</td><td>{c['pairs_for']} of {c['pairs']}</td>"
-        f"<td>{'<br>'.join(f'{escape(k)}: {_values(v)}' for k, v in c['values'].items())}</td></tr>"
-        for c in case["linked_by_comparison"])
+        f"<td>{_compared_values(c['values'])}</td></tr>" for c in case["linked_by_comparison"])
     if not rows:
         return "<p>No linking pairs stored for this case.</p>"
     return ("<p>Per comparison, over the pairs that link the case: the mean Splink match weight "
             "(log2 Bayes factor: positive argued for one seller, negative against), how many "
             "pairs it argued for, and the values it looked at.</p><table><tr><th>comparison</th>"
             f"<th>mean match weight</th><th>pairs for</th><th>members' values</th></tr>{rows}</table>")
+
+
+def _compared_values(values: dict) -> str:
+    if len(values) == 1:
+        return _values(next(iter(values.values())))
+    return "<br>".join(f"{escape(k.replace('_', ' '))}: {_values(v)}" for k, v in values.items())
 
 
 def _members(case: dict, open_: bool) -> str:

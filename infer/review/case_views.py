@@ -69,12 +69,13 @@ def case_detail(queue: ReviewQueue, case_id: str, all_pairs: bool = False) -> di
             "s.split_at, s.note AS split_note FROM case_members m JOIN parcels p ON p.id = m.parcel_row "
             "LEFT JOIN case_splits s ON s.id = m.split_id WHERE m.case_id = ? ORDER BY p.parcel_id",
             (case_id,))]
-        ids = {m["id"]: m["parcel_id"] for m in members}
+        # A split-out member's pairs no longer explain the case.
+        ids = {m["id"]: m["parcel_id"] for m in members if m["member_status"] == "member"}
         pairs = [{"parcel_id_l": ids[r["parcel_row_l"]], "parcel_id_r": ids[r["parcel_row_r"]],
                   "match_probability": r["match_probability"], "match_weight": r["match_weight"],
                   "weights": json.loads(r["weights_json"])} for r in db.execute(
             "SELECT * FROM case_pairs WHERE case_id = ? ORDER BY match_probability DESC, "
-            "match_weight DESC", (case_id,))]
+            "match_weight DESC", (case_id,)) if r["parcel_row_l"] in ids and r["parcel_row_r"] in ids]
         decisions = [case_decision(r) for r in db.execute(
             "SELECT * FROM case_decisions WHERE case_id = ? ORDER BY id", (case_id,))]
     inside = [m for m in members if m["member_status"] == "member"]
