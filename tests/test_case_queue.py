@@ -205,12 +205,11 @@ def test_malformed_records_are_reported_per_parcel_and_stored_as_null(tmp_path):
 
 
 def test_enqueue_command_queues_the_manifest_parcel_columns(smoke_run, tmp_path):
-    (pid, photos), (pid2, photos2) = parcels(smoke_run, 2)
-    rows = [{"path": p, "label": "", "parcel_id": pid, "sender_name": "Li Na",
+    (pid, photos), = parcels(smoke_run, 1)
+    # The record on the first photo's row only: a parcel's record need not be repeated.
+    rows = [{"path": p, "label": "", "parcel_id": pid, "sender_name": "Li Na" if i == 0 else "",
              "sender_phone": "13812345678", "weight_g": "heavy", "dispatch_time": "2024-05-14 08:00"}
-            for p in photos]
-    rows += [{"path": p, "label": "", "parcel_id": pid2, "sender_name": "", "sender_phone": "",
-              "weight_g": "", "dispatch_time": ""} for p in photos2]
+            for i, p in enumerate(photos)]
     manifest = tmp_path / "parcels.csv"
     pd.DataFrame(rows).to_csv(manifest, index=False)
     db = tmp_path / "review.db"
@@ -222,7 +221,6 @@ def test_enqueue_command_queues_the_manifest_parcel_columns(smoke_run, tmp_path)
     record = queue.record(queue.row_of(pid))
     assert record["sender_name"] == "Li Na" and record["dispatch_time"] == "2024-05-14T08:00:00"
     assert record["weight_g"] is None and record["problems"][0]["column"] == "weight_g"
-    assert queue.record(queue.row_of(pid2)) is None  # nothing in its columns: no record
 
 
 def test_the_evidence_pack_holds_members_evidence_photos_and_labels(client, db, linked, tmp_path, capsys):

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from infer.cases.records import PARCEL_COLUMNS
 from infer.review.case_tables import SCHEMA as CASE_SCHEMA
 
 DECISIONS = ("counterfeit", "genuine", "cannot_tell")
@@ -201,8 +202,6 @@ class ReviewQueue:
             hit = db.execute("SELECT * FROM parcel_records WHERE parcel_row = ?", (row,)).fetchone()
         if hit is None:
             return None
-        from infer.cases.records import PARCEL_COLUMNS
-
         return {**{c: hit[c] for c in PARCEL_COLUMNS}, "problems": json.loads(hit["problems_json"])}
 
     def decide(self, row: int, decision: str, reviewer: str, brand: str | None = None,
@@ -398,8 +397,6 @@ def _filter_clauses(status: str | None, filters: dict) -> tuple[list[str], list]
 
 
 def _put_record(db: sqlite3.Connection, row: int, record: dict, problems: Sequence[dict]) -> None:
-    from infer.cases.records import PARCEL_COLUMNS
-
     columns = ", ".join(PARCEL_COLUMNS)
     marks = ", ".join("?" * (len(PARCEL_COLUMNS) + 2))
     db.execute(f"INSERT OR REPLACE INTO parcel_records (parcel_row, {columns}, problems_json) "
