@@ -95,7 +95,8 @@ def _parcel_value(group, column: str) -> str | None:
 
 def judge_manifest(inspector, manifest: str, out: str, on_verdict=None) -> int:
     """Judge every parcel of a manifest into a JSONL file, resumably: each record is flushed
-    and fsynced before the next parcel, and a rerun skips parcels already written."""
+    and fsynced before the next parcel, and a rerun skips parcels already written.
+    `on_verdict(verdict, photos, group)` also gets the parcel's manifest rows (its record)."""
     import os
 
     from tqdm.auto import tqdm
@@ -115,7 +116,7 @@ def judge_manifest(inspector, manifest: str, out: str, on_verdict=None) -> int:
                                             dispatch_country=_parcel_value(group, "dispatch_country"))
                 record = verdict.to_dict()
                 if on_verdict is not None:
-                    on_verdict(verdict, list(group["path"]), views=list(group["view"]))
+                    on_verdict(verdict, list(group["path"]), group)
             except NoReadablePhotos as exc:
                 record = {"parcel_id": str(pid), "verdict": None, "error": str(exc),
                           "photos": [p.to_dict() for p in exc.errors]}
@@ -124,6 +125,20 @@ def judge_manifest(inspector, manifest: str, out: str, on_verdict=None) -> int:
             os.fsync(sink.fileno())
     print(f"{len(groups)} parcel(s) judged, {len(done)} already in {out_path}", file=sys.stderr)
     return 0
+
+
+def parcel_record(manifest: str, parcel_id: str, group):
+    """The parcel record among a parcel's manifest columns (sender, dispatch time, ...), its
+    unreadable values printed naming the manifest, the parcel and the column, and nulled."""
+    from infer.review.records import check_record, has_record, manifest_record
+
+    values = manifest_record(group)
+    if not has_record(values):
+        return None
+    checked = check_record(parcel_id, values)
+    for problem in checked.problems:
+        print(f"{manifest}: {problem}", file=sys.stderr)
+    return checked
 
 
 def main(argv=None) -> int:
@@ -148,8 +163,11 @@ def main(argv=None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
 
-        def on_verdict(verdict, photos, views=None):
-            enqueue(queue, verdict, photos, inspector, audit_share=args.audit_share, views=views)
+        def on_verdict(verdict, photos, group=None):
+            record = None if group is None else parcel_record(args.manifest, verdict.parcel_id, group)
+            views = None if group is None else list(group["view"])
+            enqueue(queue, verdict, photos, inspector, audit_share=args.audit_share, record=record,
+                    views=views)
 
     if args.manifest:
         try:
@@ -164,6 +182,6 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if on_verdict is not None:
-        on_verdict(verdict, photos)
+        on_verdict(verdict, photos, None)
     print(json.dumps(verdict.to_dict(), indent=None if args.json else 2))
     return 0

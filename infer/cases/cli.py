@@ -1,4 +1,6 @@
-"""`python -m infer.cases build --records records.csv --out cases.csv`: link a day's parcels."""
+"""`python -m infer.cases build --records records.csv --out cases.csv`: link a day's parcels;
+`python -m infer.cases build --db review.db`: link the review queue's parcels into its cases;
+`python -m infer.cases export CASE --db review.db --out DIR`: a case's evidence pack."""
 
 from __future__ import annotations
 
@@ -16,15 +18,43 @@ def parser() -> argparse.ArgumentParser:
     made = argparse.ArgumentParser(prog="python -m infer.cases", description=__doc__)
     commands = made.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="link parcel records into cases")
-    build.add_argument("--records", required=True, help="CSV of parcel records (parcel_id, ...)")
-    build.add_argument("--out", required=True, help="cases per parcel: parcel_id,case_id,case_size")
+    build.add_argument("--records", help="CSV of parcel records (parcel_id, ...); needs --out")
+    build.add_argument("--out", help="with --records: cases per parcel (parcel_id,case_id,case_size)")
+    build.add_argument("--db", help="instead of --records: link the parcels of this review queue "
+                                    "and store the cases in it")
     build.add_argument("--backend", choices=BACKENDS, default="duckdb")
     build.add_argument("--threshold", type=float, default=0.99,
                        help="match probability at which two parcels are one case")
     build.add_argument("--pairs-out", help="also write the scored pairs with match weights")
     build.add_argument("--table-out", help="also write one row per case (cases_table)")
     build.add_argument("--problems-out", help="also write every unreadable value")
+    export = commands.add_parser("export", help="a case's evidence pack: members, linking evidence, "
+                                                "photos and label text")
+    export.add_argument("case", help="case id, as the review app shows it (C-...)")
+    export.add_argument("--db", required=True, help="review queue SQLite file holding the case")
+    export.add_argument("--out", required=True, help="folder to create (must not exist, or be empty)")
     return made
+
+
+def check_args(made: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.command != "build":
+        return
+    if not 0 < args.threshold < 1:
+        made.error("--threshold must be strictly between 0 and 1")
+    if bool(args.records) == bool(args.db):
+        made.error("give --records records.csv --out cases.csv, or --db review.db")
+    if args.records and not args.out:
+        made.error("--records needs --out cases.csv")
+    extra = [f"--{n.replace('_', '-')}" for n in ("out", "pairs_out", "table_out") if getattr(args, n)]
+    if args.db and extra:
+        made.error(f"{', '.join(extra)} go with --records; --db stores the cases in the queue")
+
+
+def print_problems(source: str, problems: list) -> None:
+    for problem in problems[:SHOWN_PROBLEMS]:
+        print(f"{source}: {problem}", file=sys.stderr)
+    if len(problems) > SHOWN_PROBLEMS:
+        print(f"{source}: ... {len(problems) - SHOWN_PROBLEMS} more problems", file=sys.stderr)
 
 
 def build(args: argparse.Namespace) -> int:
@@ -37,11 +67,7 @@ def build(args: argparse.Namespace) -> int:
     records, problems = read_records(args.records)
     result = link_parcels(records, backend=args.backend, threshold=args.threshold, progress=True)
     problems += result.problems
-    for problem in problems[:SHOWN_PROBLEMS]:
-        print(f"{args.records}: {problem}", file=sys.stderr)
-    if len(problems) > SHOWN_PROBLEMS:
-        print(f"{args.records}: ... {len(problems) - SHOWN_PROBLEMS} more problems",
-              file=sys.stderr)
+    print_problems(args.records, problems)
     _write(result.cases, args.out)
     if args.pairs_out:
         _write(result.pairs, args.pairs_out)
@@ -57,17 +83,50 @@ def build(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_db(args: argparse.Namespace) -> int:
+    from infer.cases.queue_link import build_queue_cases
+
+    made = build_queue_cases(args.db, backend=args.backend, threshold=args.threshold, progress=True)
+    print_problems(args.db, made["problems"])
+    if args.problems_out:
+        import pandas as pd
+
+        _write(pd.DataFrame([vars(p) for p in made["problems"]],
+                            columns=["parcel_id", "column", "value", "problem"]), args.problems_out)
+    print(f"{args.db}: {made['parcels']} parcels linked at threshold {args.threshold}; "
+          f"{made['cases']} open cases of 2 or more hold {made['linked_parcels']} parcels; "
+          f"{made['decided_cases_kept']} decided cases kept; {made['splits_reapplied']} split-out "
+          "members kept out")
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from infer.cases.evidence_pack import write_pack
+
+    written = write_pack(args.db, args.case, args.out)
+    print(f"{args.out}: evidence pack of case {args.case}: {written['members']} members, "
+          f"{written['pairs']} scored pairs, {written['photos']} photos")
+    return 0
+
+
 def _write(frame, path: str) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    if not 0 < args.threshold < 1:
-        parser().error("--threshold must be strictly between 0 and 1")
+    made = parser()
+    args = made.parse_args(argv)
+    check_args(made, args)
+    db = getattr(args, "db", None)
+    if db and not Path(db).is_file():
+        # Opening a queue creates it; a mistyped path must not leave an empty queue behind.
+        print(f"error: {db}: no review queue database there", file=sys.stderr)
+        return 2
     try:
-        return build(args)
-    except (OSError, ValueError, RuntimeError) as err:
+        if args.command == "export":
+            return export(args)
+        return build_db(args) if db else build(args)
+    except (OSError, ValueError, RuntimeError, LookupError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,15 +1,30 @@
-"""`python -m infer.review serve|export|band-check`."""
+"""`python -m infer.review enqueue|serve|export|references|band-check`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from infer.cases.records import PARCEL_COLUMNS
+
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m infer.review",
                                      description="The brand liaison's review queue.")
     sub = parser.add_subparsers(dest="command", required=True)
+    enqueue = sub.add_parser("enqueue", help="judge a manifest's parcels and queue them, with their "
+                             "parcel records (sender, dispatch time, ...) for case linking")
+    enqueue.add_argument("--db", required=True, help="review queue SQLite file (created if missing)")
+    enqueue.add_argument("--manifest", required=True,
+                         help="photo manifest; optional parcel columns: " + ", ".join(PARCEL_COLUMNS))
+    enqueue.add_argument("--out", default=None,
+                         help="verdicts JSONL, which makes a rerun resume (default: <db>.verdicts.jsonl)")
+    enqueue.add_argument("--model", default=None, help="model folder or MLflow URI")
+    enqueue.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto")
+    enqueue.add_argument("--audit-share", default="0.05",
+                         help="share of automatic verdicts also queued (default 0.05)")
+    enqueue.add_argument("--labels", action=argparse.BooleanOptionalAction, default=True,
+                         help="read and check the print on the photos (default on)")
     serve = sub.add_parser("serve", help="serve the review pages and API")
     serve.add_argument("--db", required=True, help="review queue SQLite file")
     serve.add_argument("--host", default="127.0.0.1",
@@ -36,9 +51,23 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def enqueue_argv(args) -> list[str]:
+    """`python -m infer` does the judging; this names the queue's side of it."""
+    out = args.out or f"{args.db}.verdicts.jsonl"
+    argv = ["--manifest", args.manifest, "--out", out, "--queue", args.db,
+            "--audit-share", args.audit_share, "--backend", args.backend,
+            "--labels" if args.labels else "--no-labels"]
+    return argv + (["--model", args.model] if args.model else [])
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     from pathlib import Path
+
+    if args.command == "enqueue":
+        from infer.cli import main as inspect_main
+
+        return inspect_main(enqueue_argv(args))
 
     from infer.review.queue import QueueError, ReviewQueue
 

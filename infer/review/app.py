@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from infer.review import pages
+from infer.review.case_api import add_case_routes
+from infer.review.case_views import case_of
 from infer.review.monitor import band_check
 from infer.review.queue import AlreadyDecided, QueueError, ReviewQueue
 from infer.review.references import nearest
@@ -70,6 +72,7 @@ def create_app(db: str | Path, token: str | None = None, host: str = "127.0.0.1"
 
     add_pages(app, queue)
     add_api(app, queue)
+    add_case_routes(app, queue)
     return app
 
 
@@ -100,7 +103,7 @@ def add_pages(app: FastAPI, queue: ReviewQueue) -> None:
         near = {"next": waiting[0] if waiting else None, "j": ids[at + 1] if at + 1 < len(ids) else None,
                 "k": ids[at - 1] if at > 0 else None}
         refs = {ph["id"]: nearest(queue, ph["id"]) for ph in parcel["photos"] if ph["has_photo"]}
-        return pages.parcel_page(parcel, near, refs)
+        return pages.parcel_page(parcel, near, refs, case_of(queue, row))
 
     @app.get("/p/{parcel_id}")
     def by_parcel_id(parcel_id: str):

@@ -1,7 +1,9 @@
 """Decided parcels as a training manifest (datasets/README.md), photos copied beside it.
 
 The photos come from the queue's own copies, so an export works after the inspection app has
-deleted its files. "cannot_tell" parcels are left out: they carry no label to learn from.
+deleted its files. "cannot_tell" parcels are left out: they carry no label to learn from. A
+parcel decided with its seller's case carries its `case_id`: its label is the case's decision,
+not a judgement of its own photos alone.
 The file opens in spreadsheets, so a cell that starts as a formula would (`=`, `+`, `-`, `@`,
 tab, carriage return) is written with a leading apostrophe: a reviewer named `=HYPERLINK(...)`
 stays text.
@@ -16,7 +18,7 @@ from pathlib import Path
 from infer.review.queue import ReviewQueue
 
 COLUMNS = ["path", "label", "brand", "parcel_id", "view", "defects", "reviewer", "decided_at",
-           "model_suggestion", "why", "note", "original_name", "brand_source"]
+           "model_suggestion", "why", "note", "original_name", "brand_source", "case_id"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -48,6 +50,7 @@ def export_manifest(db: str | Path, out: str | Path) -> dict:
                 "reviewer": d["reviewer"], "decided_at": d["decided_at"],
                 "model_suggestion": d["model_suggestion"], "why": d["why"], "note": d["note"] or "",
                 "original_name": photo["name"], "brand_source": d.get("brand_source") or "",
+                "case_id": d.get("case_id") or "",
             })
     # Write then rename: a crash never leaves a half manifest that training would accept.
     partial = out.with_name(out.name + ".partial")

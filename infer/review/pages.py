@@ -114,7 +114,7 @@ def queue_page(rows: list[dict], sort: str, descending: bool, status: str,
     extra = "<th>decision</th><th>by</th><th>decided at</th>" if decided else ""
     body = (
         f"<h1>Review queue ({len(rows)} {escape(status)})</h1><p>{tabs} · "
-        "<a href='/api/audit'>audit log (JSON)</a></p>"
+        "<a href='/cases'>cases (one decision per seller)</a> · <a href='/api/audit'>audit log (JSON)</a></p>"
         f"{_filters(status, sort, filters, facets or {})}<table><tr><th>parcel</th>"
         f"<th>model</th>{head('probability', 'counterfeit p')}{head('brand', 'brand')}"
         f"{head('age', 'queued at')}<th>why</th><th>photos</th><th>version</th><th>status</th>{extra}</tr>"
@@ -148,7 +148,7 @@ def _filters(status: str, sort: str, filters: dict, facets: dict) -> str:
             f"<button>filter</button></form>")
 
 
-def parcel_page(p: dict, near: dict, refs: dict | None = None) -> str:
+def parcel_page(p: dict, near: dict, refs: dict | None = None, case_id: str | None = None) -> str:
     p = blind(p)
     v = p["verdict_json"]
     labels = {label["photo"]: label for label in v.get("labels") or []}
@@ -163,10 +163,11 @@ def parcel_page(p: dict, near: dict, refs: dict | None = None) -> str:
     )
     nxt = f" · <a href='/parcels/{near['next']}'>next queued parcel</a>" if near.get("next") else ""
     help_rows = "".join(f"<tr><td><kbd>{escape(k)}</kbd></td><td>{escape(w)}</td></tr>" for k, w in KEYS)
+    case = f" · part of case <a href='/cases/{escape(case_id)}'>{escape(case_id)}</a>" if case_id else ""
     body = f"""
 <div id='toast' hidden></div><div id='viewer' hidden><img id='viewer-img' alt='full size'></div>
 <div id='help' hidden><b>Keys</b><table>{help_rows}</table></div>
-<p><a href='/'>← queue</a>{nxt} · <a href='/p/{escape(p['parcel_id'])}'>link to this parcel</a> · <kbd>?</kbd> keys</p>
+<p><a href='/'>← queue</a>{nxt} · <a href='/p/{escape(p['parcel_id'])}'>link to this parcel</a> · <kbd>?</kbd> keys{case}</p>
 <div class='top'><div><h1>Parcel {escape(p['parcel_id'])}</h1>{_summary(p, names)}
 <p>Queued for {escape(p['why'])} at {escape(p['created_at'])} · model {escape(str(p['model_name'] or '?'))}
 {_version(p)}</p>

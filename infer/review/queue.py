@@ -17,6 +17,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from infer.cases.records import PARCEL_COLUMNS
+from infer.review.case_tables import SCHEMA as CASE_SCHEMA
+
 DECISIONS = ("counterfeit", "genuine", "cannot_tell")
 # Where a decision's brand came from: accepted from the model by a key press, or chosen by the
 # liaison. Training weighs the two differently: an accepted brand is the model's own guess.
@@ -112,9 +115,10 @@ class ReviewQueue:
                 if mode.lower() != "wal":
                     raise QueueError(f"{self.path}: cannot switch to WAL journal (got {mode})")
                 db.executescript(SCHEMA)
+                db.executescript(CASE_SCHEMA)
                 # Columns added since the first queues were made; an older file gains them.
                 for table, column in (("decisions", "brand_source TEXT"), ("photos", "embedding BLOB"),
-                                      ("photos", "view TEXT")):
+                                      ("photos", "view TEXT"), ("decisions", "case_id TEXT")):
                     have = {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
                     if column.split()[0] not in have:
                         db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
@@ -146,10 +150,19 @@ class ReviewQueue:
                 raise
             db.execute("COMMIT")
 
+    # For the case tables (infer/review/case_store.py), which share this file and its locking.
+    def reading(self):
+        return self._connect()
+
+    def writing(self):
+        return self._write()
+
     # -- writing --------------------------------------------------------------------------
-    def add(self, verdict: dict, why: str, photos: Sequence[dict]) -> int:
+    def add(self, verdict: dict, why: str, photos: Sequence[dict], record: dict | None = None,
+            problems: Sequence[dict] = ()) -> int:
         """Store one parcel. `photos`: dicts with name, jpeg, scores, heatmap (aligned with
-        verdict["photos"])."""
+        verdict["photos"]). `record`: its checked parcel record (`records.check_record`), stored
+        in the same transaction with the `problems` found in it."""
         if why not in ("review", "audit"):
             raise QueueError(f"why must be 'review' or 'audit', got {why!r}")
         model = verdict.get("model") or {}
@@ -173,7 +186,24 @@ class ReviewQueue:
                      None if embedding is None else embedding.astype("float32").tobytes(),
                      photo.get("view")),
                 )
+            if record is not None:
+                _put_record(db, row, record, problems)
         return int(row)
+
+    def set_record(self, row: int, record: dict, problems: Sequence[dict] = ()) -> None:
+        """Store (or replace) the parcel record of queue row `row`."""
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM parcels WHERE id = ?", (row,)).fetchone() is None:
+                raise KeyError(row)
+            _put_record(db, row, record, problems)
+
+    def record(self, row: int) -> dict | None:
+        """The parcel record of queue row `row` with its `problems`, or None if it has none."""
+        with self._connect() as db:
+            hit = db.execute("SELECT * FROM parcel_records WHERE parcel_row = ?", (row,)).fetchone()
+        if hit is None:
+            return None
+        return {**{c: hit[c] for c in PARCEL_COLUMNS}, "problems": json.loads(hit["problems_json"])}
 
     def decide(self, row: int, decision: str, reviewer: str, brand: str | None = None,
                note: str | None = None, override: bool = False, brand_source: str | None = None) -> dict:
@@ -365,6 +395,14 @@ def _filter_clauses(status: str | None, filters: dict) -> tuple[list[str], list]
         clauses.append("instr(lower(p.parcel_id), lower(?)) > 0")
         args.append(filters["search"])
     return clauses, args
+
+
+def _put_record(db: sqlite3.Connection, row: int, record: dict, problems: Sequence[dict]) -> None:
+    columns = ", ".join(PARCEL_COLUMNS)
+    marks = ", ".join("?" * (len(PARCEL_COLUMNS) + 2))
+    db.execute(f"INSERT OR REPLACE INTO parcel_records (parcel_row, {columns}, problems_json) "
+               f"VALUES ({marks})",
+               (row, *(record.get(c) for c in PARCEL_COLUMNS), json.dumps(list(problems))))
 
 
 def _text(value: Any) -> str | None:
