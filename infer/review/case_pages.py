@@ -7,6 +7,11 @@ from html import escape
 from infer.review.case_views import COMPARED, SHOWN_VALUES
 from infer.review.pages import _page, _pct, is_blind
 
+# The parcel page's decision keys, for the whole case: one key decides every member, so the
+# page says what was recorded and for how many parcels.
+KEYS = [("c / g / u", "record counterfeit / genuine / cannot tell for every member still in the case"),
+        ("?", "this list"), ("Esc", "close it")]
+
 # Photos shown per member in the grid, and pairs in the evidence table (the rest are counted).
 GRID_PHOTOS = 4
 SHOWN_PAIRS = 25
@@ -33,8 +38,11 @@ def cases_page(rows: list[dict], status: str) -> str:
 
 def case_page(case: dict) -> str:
     open_ = case["status"] == "open"
+    help_rows = "".join(f"<tr><td><kbd>{escape(k)}</kbd></td><td>{escape(w)}</td></tr>" for k, w in KEYS)
     body = f"""
-<p><a href='/'>← queue</a> · <a href='/cases'>← cases</a> · <a href='/api/cases/{escape(case['case_id'])}'>JSON</a></p>
+<div id='toast' hidden></div><div id='help' hidden><b>Keys</b><table>{help_rows}</table></div>
+<p><a href='/'>← queue</a> · <a href='/cases'>← cases</a> · <a href='/api/cases/{escape(case['case_id'])}'>JSON</a>
+· <kbd>?</kbd> keys</p>
 <div class='top'><div><h1>Case {escape(case['case_id'])}</h1>
 <p class='suggest'>{case['size']} parcels, pooled counterfeit probability <b>{_pct(case['probability'])}</b>
 (the mean of the members' logits) · <b>{escape(case['status'])}</b></p>
@@ -71,8 +79,9 @@ def _form(case: dict) -> str:
 override an earlier decision{' (this case is decided)' if decided else ''}</label>
 <p>Decides every member below; members decided on their own page keep that decision unless
 override is ticked.</p>
-<button value='counterfeit'>Counterfeit</button> <button value='genuine'>Genuine</button>
-<button value='cannot_tell'>Unsure</button><div id='status'></div></form>"""
+<button value='counterfeit'>Counterfeit <kbd>c</kbd></button>
+<button value='genuine'>Genuine <kbd>g</kbd></button>
+<button value='cannot_tell'>Unsure <kbd>u</kbd></button><div id='status'></div></form>"""
 
 
 def _values(entry: dict | None) -> str:
@@ -176,8 +185,17 @@ SCRIPT = r"""
   const form = document.getElementById('case-decide');
   if (!form) return;
   const reviewer = form.elements['reviewer'], status = document.getElementById('status');
+  const toast = document.getElementById('toast'), help = document.getElementById('help');
+  // The same name as the parcel page keeps: one liaison, one name, typed once.
   reviewer.value = localStorage.getItem('reviewer') || '';
   const base = '/api/cases/' + encodeURIComponent(form.dataset.case);
+  // The page reloads after a decision; what was recorded is said on the page that follows.
+  const recorded = sessionStorage.getItem('case-recorded');
+  if (recorded) {
+    sessionStorage.removeItem('case-recorded');
+    toast.textContent = recorded; toast.hidden = false;
+    setTimeout(() => { toast.hidden = true; }, 8000);
+  }
   function who() {
     const name = reviewer.value.trim();
     if (!name) { status.textContent = 'Enter your name first.'; reviewer.focus(); return null; }
@@ -189,16 +207,21 @@ SCRIPT = r"""
       headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
     return [r, await r.json()];
   }
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
+  async function send(decision) {
     const name = who(); if (!name) return;
     const brand = form.elements['brand'].value.trim();
-    const [r, data] = await post(base + '/decision', {decision: e.submitter.value, reviewer: name,
+    const [r, data] = await post(base + '/decision', {decision: decision, reviewer: name,
       brand: brand || null, note: form.elements['note'].value, override: form.elements['override'].checked});
-    if (r.ok) { window.location.reload(); }
+    if (r.ok) {
+      const kept = data.kept.length ? '; ' + data.kept.length + ' decided on their own page kept theirs' : '';
+      sessionStorage.setItem('case-recorded', 'Recorded ' + data.decision + ' for ' + data.members.length +
+                             ' parcels of case ' + form.dataset.case + kept);
+      window.location.reload();
+    }
     else if (r.status === 409) { status.textContent = 'Already decided; tick "override" to record a new decision.'; }
     else { status.textContent = 'Not saved (' + r.status + '): ' + JSON.stringify(data.detail); }
-  });
+  }
+  form.addEventListener('submit', (e) => { e.preventDefault(); send(e.submitter.value); });
   document.querySelectorAll('button.split').forEach((button) => button.addEventListener('click', async () => {
     const name = who(); if (!name) return;
     if (!window.confirm('Split parcel ' + button.dataset.parcelId + ' out of this case?')) return;
@@ -206,5 +229,13 @@ SCRIPT = r"""
     if (r.ok) { window.location.reload(); }
     else { status.textContent = 'Not split (' + r.status + '): ' + JSON.stringify(data.detail); }
   }));
+  const keys = {c: 'counterfeit', g: 'genuine', u: 'cannot_tell'};
+  document.addEventListener('keydown', (e) => {
+    const t = e.target.tagName;
+    if (t === 'INPUT' || t === 'TEXTAREA' || t === 'SELECT' || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === 'Escape') { help.hidden = true; }
+    else if (keys[e.key]) { e.preventDefault(); send(keys[e.key]); }
+    else if (e.key === '?') { help.hidden = !help.hidden; }
+  });
 })();
 """
