@@ -14,12 +14,16 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+def registry_uri() -> str:
+    return os.environ.get("MLFLOW_REGISTRY_URI") or tracking_uri()
+
+
 def _client():
     # A client bound to the URI, not mlflow.set_tracking_uri: loading a model must not move the
     # caller's process-wide tracking URI.
     from mlflow import MlflowClient
 
-    return MlflowClient(tracking_uri=tracking_uri())
+    return MlflowClient(tracking_uri=tracking_uri(), registry_uri=registry_uri())
 
 
 def newest_version(name: str = REGISTERED_NAME):
@@ -73,7 +77,10 @@ def _identity_for(uri: str) -> dict[str, Any]:
         else:
             name, version = rest.split("/", 1)
             mv = client.get_model_version(name, version)
-        return {"name": mv.name, "version": str(mv.version), "run_id": mv.run_id}
+        # Where the version's files are: MLflow resolves a models:/ URI through the process-wide
+        # registry URI whatever it is passed, so the files are fetched by this address instead.
+        download = client.get_model_version_download_uri(mv.name, mv.version)
+        return {"name": mv.name, "version": str(mv.version), "run_id": mv.run_id, "download_uri": download}
     if uri.startswith("runs:/"):
         return {"name": None, "version": None, "run_id": uri[len("runs:/") :].split("/")[0]}
     return {}
@@ -92,5 +99,7 @@ def resolve(uri: str | None) -> tuple[Path, dict[str, Any]]:
     identity = _identity_for(uri)
     import mlflow
 
-    path = mlflow.artifacts.download_artifacts(artifact_uri=uri, tracking_uri=tracking_uri())
+    source = identity.pop("download_uri", None) or uri
+    path = mlflow.artifacts.download_artifacts(artifact_uri=source, tracking_uri=tracking_uri(),
+                                               registry_uri=registry_uri())
     return Path(path), identity

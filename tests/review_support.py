@@ -36,7 +36,9 @@ def build_queue(smoke_run, folder: Path, n: int = 3, with_tag: bool = False) -> 
     """Queue n parcels (audit share 1, so every verdict is queued) from copies of their photos,
     then delete the copies: the queue must not depend on the app's files. `with_tag`: the first
     parcel also holds a photo of a size tag, which the label reader reads."""
-    inspector = Inspector.load(smoke_run["output_dir"] / "model")
+    # Only the tagged parcel needs the label reader; it costs seconds a photo on 2 cores.
+    inspector = Inspector.load(smoke_run["output_dir"] / "model", labels=False)
+    reader = Inspector.load(smoke_run["output_dir"] / "model") if with_tag else inspector
     db = folder / "review.db"
     queue = ReviewQueue(db)
     rows = []
@@ -44,10 +46,12 @@ def build_queue(smoke_run, folder: Path, n: int = 3, with_tag: bool = False) -> 
         scratch = folder / "incoming" / pid
         scratch.mkdir(parents=True)
         copies = [shutil.copy(p, scratch / Path(p).name) for p in photos]
+        judge = inspector
         if with_tag and not rows:
             copies.append(str(tag_photo(scratch / "size-tag.jpg")))
-        verdict = inspector.inspect(copies, parcel_id=pid)
-        rows.append(enqueue(queue, verdict, copies, inspector, audit_share=1.0,
+            judge = reader
+        verdict = judge.inspect(copies, parcel_id=pid)
+        rows.append(enqueue(queue, verdict, copies, judge, audit_share=1.0,
                             rng=random.Random(0)))
     shutil.rmtree(folder / "incoming")
     return db, rows

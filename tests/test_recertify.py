@@ -43,7 +43,7 @@ def test_new_band_is_chosen_on_the_manifest_and_ships_in_a_copy(smoke_run, tmp_p
     for key in ("temperature", "parcel_calibration", "pooling", "net"):
         assert meta[key] == before[key]
     # The copy's verdicts follow the new thresholds, and its decisions are the band's.
-    inspector = Inspector.load(out)
+    inspector = Inspector.load(out, labels=False)  # the band is chosen on scores, not label reads
     assert inspector.thresholds.counterfeit_above == pytest.approx(band["confidence"])
     photos, probs, _ = score_manifest(inspector, str(smoke_run["manifest"]))
     parcels = parcels_of(photos, probs, inspector)
@@ -58,7 +58,7 @@ def test_a_target_nothing_can_meet_sends_everything_to_review(smoke_run, tmp_pat
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert not result["certified"] and result["band"]["n_auto"] == 0
-    thresholds = Inspector.load(tmp_path / "pkg").thresholds
+    thresholds = Inspector.load(tmp_path / "pkg", labels=False).thresholds
     assert (thresholds.genuine_below, thresholds.counterfeit_above) == (0.0, 1.0)
 
 
@@ -89,7 +89,7 @@ def test_registered_copy_is_what_the_alias_serves(smoke_run, smoke_registry, tmp
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["registered"]["name"] == name
-    served = Inspector.load(f"models:/{name}@recertified")
+    served = Inspector.load(f"models:/{name}@recertified", labels=False)
     assert served.thresholds.counterfeit_above == pytest.approx(result["band"]["confidence"])
     assert served.identity["version"] == result["registered"]["version"]
     assert np.isfinite(result["calibration_set"]["ece"])

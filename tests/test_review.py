@@ -46,7 +46,7 @@ def test_cli_queue_puts_parcels_in_the_queue(smoke_run, tmp_path):
     db = tmp_path / "review.db"
     (pid, photos), (pid2, photos2) = parcels(smoke_run, 2)
     proc = run_module(["infer", *photos, "--parcel-id", pid, "--queue", str(db),
-                       "--audit-share", "1", "--json"],
+                       "--audit-share", "1", "--json", "--no-labels"],
                       cwd=smoke_run["work"], env=smoke_run["env"])
     assert proc.returncode == 0, proc.stderr
     verdict = json.loads(proc.stdout)
@@ -59,7 +59,7 @@ def test_cli_queue_puts_parcels_in_the_queue(smoke_run, tmp_path):
     manifest.write_text("path,label,parcel_id\n" + "".join(
         f"{p},,{pid_}\n" for pid_, ps in ((pid, photos), (pid2, photos2)) for p in ps))
     args = ["infer", "--manifest", str(manifest), "--out", str(tmp_path / "v.jsonl"),
-            "--queue", str(db), "--audit-share", "1"]
+            "--queue", str(db), "--audit-share", "1", "--no-labels"]
     for _ in range(2):
         proc = run_module(args, cwd=smoke_run["work"], env=smoke_run["env"])
         assert proc.returncode == 0, proc.stderr
