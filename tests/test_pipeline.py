@@ -376,6 +376,18 @@ def test_cross_validation_resumes_and_logs_a_parent_with_one_child_per_fold(smok
     assert not client.search_registered_models()  # folds are measurements, not models
 
 
+def test_a_key_added_since_the_checkpoint_matches_only_its_old_behaviour(tmp_path):
+    from train import checkpoint
+
+    cfg = load_config(REPO / "configs" / "smoke.yaml", ["data.drop_text_leaks=false"])
+    old = {k: v for k, v in checkpoint.config_fingerprint(cfg).items()
+           if k not in ("data.drop_text_leaks", "data.text_cache")}
+    checkpoint.check_same_config({"config": old}, cfg, tmp_path / "cv_state.json")
+    guarded = load_config(REPO / "configs" / "smoke.yaml", ["data.drop_text_leaks=true"])
+    with pytest.raises(checkpoint.ResumeError, match="data.drop_text_leaks"):
+        checkpoint.check_same_config({"config": old}, guarded, tmp_path / "cv_state.json")
+
+
 def test_cv_resume_refuses_folds_that_changed(tmp_path):
     from train import checkpoint
 

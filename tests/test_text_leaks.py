@@ -50,10 +50,13 @@ def test_a_photo_with_fake_drawn_on_it_is_listed_and_dropped(tmp_path, monkeypat
     from infer.labels import reader
 
     monkeypatch.setattr(reader, "read_large_print", lambda *a, **k: (_ for _ in ()).throw(AssertionError("read again")))
-    again = guard_text_leaks(load_config(REPO / "configs" / "smoke.yaml", [f"data.text_cache={tmp_path / 'cache'}",
-                                                                          "data.drop_text_leaks=false"]),
-                             table, images, None)
-    assert len(again[0]) == 4 and len(again[2]) == 1  # listed, not dropped
+    again = guard_text_leaks(cfg, table, images, None)
+    assert len(again[0]) == 3 and list(again[2]["path"]) == list(leaks["path"])
+    # The guard off: nothing read (not even from the cache), nothing dropped.
+    off = guard_text_leaks(load_config(REPO / "configs" / "smoke.yaml", [f"data.text_cache={tmp_path / 'nothing'}",
+                                                                        "data.drop_text_leaks=false"]),
+                           table, images, None)
+    assert len(off[0]) == 4 and off[2].empty and not (tmp_path / "nothing").exists()
 
 
 def test_synthetic_parcels_are_never_read(monkeypatch, tmp_path):

@@ -35,6 +35,11 @@ CV_STATE = "cv_state.json"
 # Keys that may differ between a run and its resumption. `data.run_folds`: a cross-validation
 # run started on its first folds (a quick look) can be resumed to finish the rest.
 RESUMABLE_DIFFERENCES = {"resume", "data.run_folds"}
+# Keys added since older checkpoints were written, with the values that reproduce what those runs
+# did (ANY: the key means nothing then). A checkpoint that lacks such a key matches only these
+# values, so a run is finished as it was begun: the text-leak guard off, for example.
+ANY = object()
+ADDED_KEYS = {"data.drop_text_leaks": (False, "False"), "data.text_cache": ANY}  # fingerprints hold text
 
 
 class ResumeError(RuntimeError):
@@ -125,10 +130,16 @@ def check_same_config(state: dict, cfg, path: Path) -> None:
     saved, now = state["config"], config_fingerprint(cfg)
     # A checkpoint written before a key became resumable still holds it: not a difference.
     diff = sorted(k for k in saved.keys() | now.keys()
-                  if k not in RESUMABLE_DIFFERENCES and saved.get(k) != now.get(k))
+                  if k not in RESUMABLE_DIFFERENCES and saved.get(k) != now.get(k)
+                  and not _added_since(k, saved, now))
     if diff:
         lines = "\n".join(f"  {k}: checkpoint {saved.get(k)!r}, now {now.get(k)!r}" for k in diff[:20])
         raise ResumeError(f"{path}: written with a different config; resume with the same one\n{lines}")
+
+
+def _added_since(key: str, saved: dict, now: dict) -> bool:
+    neutral = ADDED_KEYS.get(key)
+    return neutral is not None and key not in saved and (neutral is ANY or now.get(key) in neutral)
 
 
 def check_resumable(cfg) -> None:

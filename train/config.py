@@ -103,8 +103,9 @@ class DataConfig:
     # 0 = off.
     copy_threshold: float = 0.995
     # Real photos whose own text names the answer (real, fake, legit, replica, UA, 1:1, and in
-    # Chinese) are listed in <output_dir>/text_leaks.csv and, when true, left out of every split
+    # Chinese) are listed in <output_dir>/text_leaks.csv and left out of every split
     # (train/text_leaks.py). Each photo is read once, cached by its SHA-256 in `text_cache`.
+    # false: no photo is read (as in runs made before the guard).
     drop_text_leaks: bool = True
     text_cache: str = "datasets/text-cache"
     # Unreadable photos are reported and skipped; above this share of all photos the run stops
