@@ -133,7 +133,8 @@ def test_split_a_member_then_decide_the_case_with_a_key(server, tmp_path):
             assert out not in members
             page.wait_for_function(
                 "[...document.querySelectorAll('img.evidence')].every(i => i.complete && i.naturalWidth > 0)")
-            page.screenshot(path=str(shots / SHOT), full_page=True)
+            page.evaluate("window.scrollTo(0, 0)")  # the case's summary and what links it
+            page.screenshot(path=str(shots / SHOT))
 
             _press(page, "c")
             page.wait_for_selector("#toast:not([hidden])", timeout=10_000)
