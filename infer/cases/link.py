@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from infer.cases.backends import database_api
+from infer.cases.backends import database_api, input_table
 from infer.cases.features import linking_frame
 from infer.cases.records import Problem, clean_records
 from infer.cases.settings import deterministic_keys, prediction_blocking, settings, training_keys
@@ -79,7 +79,8 @@ def _trained_linker(frame: pd.DataFrame, backend: str, seed: int, max_pairs: flo
     columns = set(frame.columns)
     # Splink logs every SQL step at INFO; a day's run should print progress, not queries.
     logging.getLogger("splink").setLevel(logging.WARNING)
-    linker = Linker(frame, settings(columns), database_api(backend), set_up_basic_logging=False)
+    api = database_api(backend)
+    linker = Linker(input_table(frame, api), settings(columns), api, set_up_basic_logging=False)
     keys = deterministic_keys(columns)
     if sum(_pairs_sharing(frame, k) for k in keys) > 0:
         linker.training.estimate_probability_two_random_records_match(

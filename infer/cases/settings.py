@@ -1,7 +1,7 @@
 """The one Splink model of who sent a parcel: comparisons, blocking and training rules.
 
 Everything here is backend-neutral (Splink renders it to DuckDB or Spark SQL), so the day's
-in-process DuckDB run and a future Spark run use the same model. Each piece is made only for
+in-process DuckDB run and a Spark run use the same model. Each piece is made only for
 the linking columns present (`features.linking_frame`).
 """
 
