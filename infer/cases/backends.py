@@ -15,15 +15,22 @@ BACKENDS = ("duckdb", "spark")
 # bound by what each query costs to start, not by rows; the settings below cut that cost.
 SPARK_MASTER = "local[2]"
 SPARK_CONF = {
-    # Spark's 200 shuffle partitions would be 200 tasks per step for a few thousand rows.
-    "spark.sql.shuffle.partitions": "2",
-    "spark.default.parallelism": "2",
+    # Spark's 200 shuffle partitions would be 200 tasks per step for a few thousand rows; each
+    # task carries the step's whole plan, so even a second one per step costs more than it
+    # divides. Scans of the input still use both cores.
+    "spark.sql.shuffle.partitions": "1",
     # No query is ever repeated, so code generated for one is never reused: compiling it took
     # more than half the run, interpreting a day's rows takes far less.
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",
     # Re-planning after each stage pays off on skewed big joins, not on a day's pairs.
     "spark.sql.adaptive.enabled": "false",
+    # Each query's plan is printed for listeners that the UI, which is off, would show.
+    "spark.sql.maxPlanStringLength": "2000",
+    # Splink writes each step to parquet and reads it straight back, once: compressing it and
+    # marking it done are work no one uses.
+    "spark.sql.parquet.compression.codec": "uncompressed",
+    "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
     # Dispatch times are compared as instants; a local zone would bend a difference that
     # crosses a daylight-saving change.
     "spark.sql.session.timeZone": "UTC",
