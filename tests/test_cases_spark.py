@@ -15,8 +15,10 @@ from infer.cases.cli import main as cases_main  # noqa: E402
 from train.traffic import simulate_day  # noqa: E402
 
 MISSING = spark_missing()
-pytestmark = pytest.mark.skipif(
-    MISSING is not None, reason=f"the spark backend needs pyspark and Java: {MISSING}")
+# About 100 s on 2 cores, nearly all of it Spark's per-query overhead: slow, so the default run
+# stays within its budget; `pytest -m slow` runs it (.ci/run installs Java and pyspark for it).
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    MISSING is not None, reason=f"the spark backend needs pyspark and Java: {MISSING}")]
 
 TRUTH = ["label", "seller_id", "brand", "model"]
 EMBEDDING_SIZE = 32

@@ -358,9 +358,8 @@ def test_cross_validation_resumes_and_logs_a_parent_with_one_child_per_fold(smok
     parent = client.get_run(parent_id)
     assert parent.data.metrics["cv/folds"] == 3
     for child in children:
-        assert child.data.params["folds"] == "3"
-        if child.info.status == "FINISHED":
-            assert "test/photo_auroc" in child.data.metrics
+        if child.info.status == "FINISHED":  # the killed one was closed before it logged anything
+            assert child.data.params["folds"] == "3" and "test/photo_auroc" in child.data.metrics
     for key in ("cv/photo_auroc_mean", "cv/photo_auroc_std", "cv/parcel_auroc_mean", "cv/oof_photo_auroc"):
         assert key in parent.data.metrics, key
     per_fold = summary["per_fold"]["photo_auroc"]

@@ -81,9 +81,10 @@ def _decide(page, key: str) -> int | None:
     nxt = _next_of(page)
     page.locator("h1").click()  # leave any text field so the key is a shortcut, not typing
     page.keyboard.press(key)
-    if nxt is None:
-        page.wait_for_selector("#toast:not([hidden])", timeout=10_000)
-        assert "queue is empty" in page.locator("#toast").inner_text()
+    if nxt is None:  # the toast may still show the previous parcel's line: wait for this one's
+        page.wait_for_function("document.getElementById('toast').textContent.includes('queue is empty')",
+                               timeout=10_000)
+        assert page.locator("#toast").is_visible()
         return None
     page.wait_for_url(f"**/parcels/{nxt}", timeout=10_000)
     page.wait_for_selector("#toast:not([hidden])", timeout=5_000)
