@@ -82,8 +82,9 @@ def _decide(page, key: str) -> int | None:
     page.locator("h1").click()  # leave any text field so the key is a shortcut, not typing
     page.keyboard.press(key)
     if nxt is None:  # the toast may still show the previous parcel's line: wait for this one's
-        page.wait_for_function("document.getElementById('toast').textContent.includes('queue is empty')",
-                               timeout=10_000)
+        from playwright.sync_api import expect  # polls without eval, which the page's CSP forbids
+
+        expect(page.locator("#toast")).to_contain_text("queue is empty", timeout=10_000)
         assert page.locator("#toast").is_visible()
         return None
     page.wait_for_url(f"**/parcels/{nxt}", timeout=10_000)
