@@ -8,9 +8,9 @@ from typing import Literal
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from infer.review import pages
+from infer.review.bodies import DecisionBody
 from infer.review.case_api import add_case_routes
 from infer.review.case_views import case_of
 from infer.review.monitor import band_check
@@ -30,15 +30,7 @@ HEADERS = {
 }
 
 
-class DecisionIn(BaseModel):
-    # Booleans are booleans and strings strings: "override": "yes" is refused, not read as true.
-    model_config = ConfigDict(strict=True, extra="forbid")
-
-    decision: Literal["counterfeit", "genuine", "cannot_tell"]
-    reviewer: str = Field(min_length=1, max_length=200)
-    brand: str | None = Field(default=None, max_length=100)
-    note: str | None = Field(default=None, max_length=5000)
-    override: bool = False
+class DecisionIn(DecisionBody):
     brand_source: Literal["model", "chosen"] | None = None
 
 

@@ -4,26 +4,18 @@ their bodies are as strict: booleans are booleans, unknown fields are refused.""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from infer.review import case_pages
+from infer.review.bodies import DecisionBody
 from infer.review.case_store import CaseConflict, decide_case, split_member
 from infer.review.case_views import CASE_STATUSES, case_detail, list_cases
 from infer.review.queue import QueueError, ReviewQueue
 
-
-class CaseDecisionIn(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
-
-    decision: Literal["counterfeit", "genuine", "cannot_tell"]
-    reviewer: str = Field(min_length=1, max_length=200)
-    brand: str | None = Field(default=None, max_length=100)
-    note: str | None = Field(default=None, max_length=5000)
-    override: bool = False
+# A case's decision is a parcel's without the brand's source: a case has no model brand to accept.
+CaseDecisionIn = DecisionBody
 
 
 class SplitIn(BaseModel):
