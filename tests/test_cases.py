@@ -14,7 +14,12 @@ from infer.cases.cli import main as cases_main  # noqa: E402
 from infer.cases.features import linking_frame, photo_signatures  # noqa: E402
 from infer.cases.link import link_parcels  # noqa: E402
 from infer.cases.pooling import case_logits, pool_case_logits, probability  # noqa: E402
-from infer.cases.records import clean_records, phone_digits  # noqa: E402
+from infer.cases.records import (  # noqa: E402
+    clean_records,
+    normalise_addresses,
+    normalise_names,
+    phone_digits,
+)
 from infer.cases.settings import comparisons  # noqa: E402
 from infer.cases.table import cases_table  # noqa: E402
 from train.traffic import main as traffic_main  # noqa: E402
@@ -95,6 +100,12 @@ def test_normalised_phones_and_names_match_across_formats():
     assert frame.loc[0, "name_norm"] == "wang wei"
     assert frame.loc[0, "address_norm"] == frame.loc[1, "address_norm"] == "no 5 jiangbin rd yiwu"
     assert frame.loc[0, "seller_key"] == frame.loc[1, "seller_key"] == "temu:store1"
+    # Accents go, scripts without Latin letters leave nothing, and an abbreviation is a whole
+    # word: "roadside" keeps its "road".
+    names = normalise_names(pd.Series(["Wáng  Wěi", "中国", " - ", None, float("nan"), 42]))
+    assert names.tolist() == ["wang wei", None, None, None, None, "42"]
+    assert normalise_addresses(pd.Series(["Roadside ROAD, Room 5"])).tolist() == [
+        "roadside rd rm 5"]
 
 
 def test_photo_embeddings_become_signatures_that_keep_cosine_order():

@@ -12,8 +12,8 @@ import pandas as pd
 from infer.cases.records import (
     ADDRESS_ABBREVIATIONS,
     SIGNATURE_BITS,
-    address_tokens,
-    normalise_name,
+    normalise_addresses,
+    normalise_names,
     phone_digits,
 )
 
@@ -26,11 +26,12 @@ def linking_frame(records: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"unique_id": records["parcel_id"].astype(str).to_numpy()})
     get = records.get
     if get("sender_name") is not None:
-        out["name_norm"] = _values(records["sender_name"].map(normalise_name))
+        out["name_norm"] = _values(normalise_names(records["sender_name"]))
     if get("sender_address") is not None:
-        tokens = records["sender_address"].map(address_tokens)
-        out["address_norm"] = _values(tokens.map(lambda t: " ".join(t) or None))
-        out["address_keys"] = _values(tokens.map(address_keys))
+        addresses = normalise_addresses(records["sender_address"])
+        out["address_norm"] = _values(addresses)
+        out["address_keys"] = _values(addresses.map(
+            lambda a: address_keys(a.split()) if isinstance(a, str) else None))
     if get("sender_phone") is not None:
         digits = records["sender_phone"].map(phone_digits)
         out["phone_digits"] = _values(digits)
@@ -39,13 +40,14 @@ def linking_frame(records: pd.DataFrame) -> pd.DataFrame:
         out["seller_key"] = _values(_seller_keys(records))
     for column in ("origin_city", "destination_country", "made_in"):
         if get(column) is not None:
-            out[column] = _values(records[column].map(normalise_name))
+            out[column] = _values(normalise_names(records[column]))
     if get("style_code") is not None:
-        out["style_code"] = _values(records["style_code"].map(_code))
+        out["style_code"] = _values(normalise_names(records["style_code"])
+                                    .str.replace(" ", "").str.upper())
     if get("dispatch_time") is not None:
         times = pd.to_datetime(records["dispatch_time"]).to_numpy()
         out["dispatch_time"] = times
-        out["dispatch_day"] = _values(pd.Series(times).dt.strftime("%Y-%m-%d"))
+        out["dispatch_hour"] = _values(pd.Series(times).dt.strftime("%Y-%m-%dT%H"))
     if get("photo_embedding") is not None:
         out["photo_bits"] = _values(photo_signatures(records["photo_embedding"]))
     return out.drop(columns=[c for c in out.columns if c != "unique_id" and out[c].isna().all()])
@@ -67,17 +69,11 @@ def _values(series: pd.Series) -> np.ndarray:
 
 def _seller_keys(records: pd.DataFrame) -> pd.Series:
     # An account name is only unique within its platform.
-    accounts = records["seller_account"].map(normalise_name)
-    platforms = records["platform"].map(normalise_name) if "platform" in records else None
-    if platforms is None:
+    accounts = normalise_names(records["seller_account"])
+    if "platform" not in records:
         return accounts
-    return pd.Series([f"{p if isinstance(p, str) else ''}:{a}" if isinstance(a, str) else None
-                      for p, a in zip(platforms, accounts, strict=True)])
-
-
-def _code(value) -> str | None:
-    text = normalise_name(value)
-    return text.replace(" ", "").upper() if text else None
+    platforms = normalise_names(records["platform"]).fillna("")
+    return (platforms + ":" + accounts).where(accounts.notna(), None)
 
 
 def photo_signatures(embeddings: pd.Series, seed: int = 0) -> pd.Series:

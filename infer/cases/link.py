@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -30,6 +29,10 @@ MIN_TRAINING_PAIRS = 10
 M_FLOOR = 0.01
 # Pairs kept for explanation: those at least this likely, or the threshold if lower.
 KEEP_PAIRS_ABOVE = 0.5
+# Random sampling for u and EM for m learn what a pair of parcels looks like, not how many
+# pairs there are, and EM's pairs grow with the square of the day: a larger day is trained on
+# a random sample of this many parcels, then every parcel is scored with what it learnt.
+TRAIN_PARCELS = 100_000
 
 
 @dataclass
@@ -65,8 +68,9 @@ def link_parcels(records: pd.DataFrame, backend: str = "duckdb", threshold: floa
     steps.update()
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
         scored, threshold_match_probability=threshold)
-    cases = _cases(clusters.as_pandas_dataframe(), frame)
-    pairs = explain_pairs(scored.as_pandas_dataframe())
+    cases = _cases(linker.misc.query_sql(
+        f"select unique_id, cluster_id from {clusters.physical_name}"), frame)
+    pairs = explain_pairs(linker.misc.query_sql(_explained_sql(scored)))
     steps.update()
     steps.close()
     names = [c.output_column_name for c in linker._settings_obj.comparisons]
@@ -79,22 +83,44 @@ def _trained_linker(frame: pd.DataFrame, backend: str, seed: int, max_pairs: flo
     columns = set(frame.columns)
     # Splink logs every SQL step at INFO; a day's run should print progress, not queries.
     logging.getLogger("splink").setLevel(logging.WARNING)
+    sample = frame.sample(TRAIN_PARCELS, random_state=seed) if len(frame) > TRAIN_PARCELS \
+        else frame
     api = database_api(backend)
-    linker = Linker(input_table(frame, api), settings(columns), api, set_up_basic_logging=False)
+    linker = Linker(input_table(sample, api), settings(columns), api, set_up_basic_logging=False)
     keys = deterministic_keys(columns)
-    if sum(_pairs_sharing(frame, k) for k in keys) > 0:
+    # A random sample of parcels keeps the share of pairs that match, which is what this is.
+    if sum(_pairs_sharing(sample, k) for k in keys) > 0:
         linker.training.estimate_probability_two_random_records_match(
             [block_on(k) for k in keys], recall=DETERMINISTIC_RECALL)
     steps.update()
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
     steps.update()
     for key in training_keys(columns):
-        if _pairs_sharing(frame, key) >= MIN_TRAINING_PAIRS:
+        if _pairs_sharing(sample, key) >= MIN_TRAINING_PAIRS:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 block_on(key), estimate_without_term_frequencies=True)
     _floor_m(linker)
     steps.update()
-    return linker
+    if sample is frame:
+        return linker
+    api = database_api(backend)
+    return Linker(input_table(frame, api), linker.misc.save_model_to_json(), api,
+                  set_up_basic_logging=False)
+
+
+def _explained_sql(scored) -> str:
+    """The scored pairs with each comparison's match weight, and nothing else: a national
+    day keeps millions of pairs, and the records' own columns are in the queue."""
+    names = {c.unquote().name for c in scored.columns}
+    weights = []
+    for column in sorted(names):
+        if column.startswith("bf_") and not column.startswith("bf_tf_adj_"):
+            factor = column if f"bf_tf_adj_{column[3:]}" not in names else \
+                f"{column} * bf_tf_adj_{column[3:]}"
+            weights.append(f"log2({factor}) as mw_{column[3:]}")
+    return (f"select cast(unique_id_l as string) as parcel_id_l, "
+            f"cast(unique_id_r as string) as parcel_id_r, match_probability, match_weight"
+            f"{''.join(', ' + w for w in weights)} from {scored.physical_name}")
 
 
 def _floor_m(linker) -> None:
@@ -110,23 +136,12 @@ def _pairs_sharing(frame: pd.DataFrame, column: str) -> int:
     return int((sizes * (sizes - 1) // 2).sum())
 
 
-def explain_pairs(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Scored pairs with each comparison's match weight (log2 Bayes factor, term frequency
-    adjustment included): a positive `mw_phone` says the phone argued for the link."""
-    out = pd.DataFrame({
-        "parcel_id_l": predictions["unique_id_l"].astype(str),
-        "parcel_id_r": predictions["unique_id_r"].astype(str),
-        "match_probability": predictions["match_probability"].astype(float),
-        "match_weight": predictions["match_weight"].astype(float),
-    })
-    for column in predictions.columns:
-        if column.startswith("bf_") and not column.startswith("bf_tf_adj_"):
-            name = column[3:]
-            factor = predictions[column].astype(float)
-            if f"bf_tf_adj_{name}" in predictions:
-                factor = factor * predictions[f"bf_tf_adj_{name}"].astype(float)
-            out[f"mw_{name}"] = np.log2(factor.to_numpy())
-    return out.sort_values("match_probability", ascending=False, ignore_index=True)
+def explain_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Scored pairs (`_explained_sql`) with each comparison's match weight (log2 Bayes factor,
+    term frequency adjustment included): a positive `mw_phone` says the phone argued for the
+    link. Most likely first."""
+    pairs = pairs.astype({c: float for c in pairs.columns if not c.startswith("parcel_id")})
+    return pairs.sort_values("match_probability", ascending=False, ignore_index=True)
 
 
 def _cases(clusters: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:

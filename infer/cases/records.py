@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,7 +91,12 @@ def clean_records(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
 
 def missing(value) -> bool:
     """None, NaN, NA or NaT (pandas writes any of them for an empty cell)."""
-    return value is None or (np.ndim(value) == 0 and bool(pd.isna(value)))
+    if value is None:
+        return True
+    # Text is by far the commonest cell, and a day holds millions of them.
+    if isinstance(value, str):
+        return False
+    return np.ndim(value) == 0 and bool(pd.isna(value))
 
 
 def _text(value) -> str | None:
@@ -181,21 +185,50 @@ def _vector(value) -> np.ndarray | None:
     return vector if finite else None
 
 
-def normalise_name(value: str | None) -> str | None:
-    """Lower case, accents and punctuation dropped, spaces collapsed."""
-    if missing(value):
-        return None
-    text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode().lower()
-    text = " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
-    return text or None
+def normalise_name(value) -> str | None:
+    """Lower case, accents and punctuation dropped, spaces collapsed (`normalise_names`)."""
+    return normalise_names(pd.Series([value], dtype=object)).iloc[0]
 
 
-def address_tokens(value: str | None) -> list[str]:
-    """Address words, lower case, each abbreviation spelt one way."""
-    name = normalise_name(value)
-    if name is None:
-        return []
-    return [ADDRESS_ABBREVIATIONS.get(token, token) for token in name.split()]
+def normalise_names(values: pd.Series) -> pd.Series:
+    """Each value lower case, accents and punctuation dropped, spaces collapsed; None where
+    nothing is left. In Arrow's string kernels: a national day holds millions of names and
+    addresses, too many to treat one by one in Python."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        text = pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers among the text
+        text = pa.array([None if missing(v) else str(v) for v in values], type=pa.string())
+    text = pc.utf8_normalize(text, form="NFKD")
+    # NFKD splits an accent off its letter; dropping all that is not ASCII drops the accent.
+    text = pc.replace_substring_regex(text, pattern=r"[^\x00-\x7f]+", replacement="")
+    text = pc.ascii_lower(text)
+    text = pc.replace_substring_regex(text, pattern="[^a-z0-9]+", replacement=" ")
+    text = pc.utf8_trim_whitespace(text)
+    return _objects(pc.if_else(pc.equal(text, ""), None, text), values.index)
+
+
+def normalise_addresses(values: pd.Series) -> pd.Series:
+    """Each address normalised (`normalise_names`), every abbreviable word spelt one way."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(normalise_names(values), type=pa.string(), from_pandas=True)
+    for word, short in ADDRESS_ABBREVIATIONS.items():
+        if word != short:
+            text = pc.replace_substring_regex(text, pattern=rf"\b{word}\b", replacement=short)
+    return _objects(text, values.index)
+
+
+def _objects(text, index: pd.Index) -> pd.Series:
+    # Plain str and None, as the linking frame hands them on (no NaN, no pandas NA).
+    import pyarrow.compute as pc
+
+    out = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+    out[np.asarray(pc.is_null(text))] = None
+    return pd.Series(out, index=index, dtype=object)
 
 
 def phone_digits(value: str | None) -> str | None:

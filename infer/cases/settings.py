@@ -59,11 +59,17 @@ def comparisons(columns: set[str]) -> list:
 
 def prediction_blocking(columns: set[str]) -> list:
     """Which pairs are scored at all: parcels that share at least one strong key."""
-    rules = [block_on(c) for c in ("seller_key", "phone_last7", "name_norm", "address_norm")
-             if c in columns]
-    # Renamed, rephoned parcels of a seller still share a route, a day and (read off the label)
-    # a style code; without the code the rule grows with the square of a route's daily volume.
-    route = [c for c in ("origin_city", "destination_country", "dispatch_day", "style_code")
+    rules = [block_on(c) for c in ("seller_key", "phone_last7") if c in columns]
+    if "name_norm" in columns:
+        # A common name alone pairs every sender who bears it; a seller's aliases all post from
+        # its one city, so the city cuts those pairs without losing the seller's.
+        rules.append(block_on(*[c for c in ("name_norm", "origin_city") if c in columns]))
+    if "address_norm" in columns:
+        rules.append(block_on("address_norm"))
+    # Renamed, rephoned parcels of a seller still share a route, an hour of its dispatch window
+    # and (read off the label) a style code. Each key left out multiplies the pairs by a
+    # route's volume: by the day instead of the hour, a national day would score 10^8 pairs.
+    route = [c for c in ("origin_city", "destination_country", "dispatch_hour", "style_code")
              if c in columns]
     if len(route) >= 3:
         rules.append(block_on(*route))
@@ -92,7 +98,8 @@ def settings(columns: set[str]) -> SettingsCreator:
         comparisons=made,
         blocking_rules_to_generate_predictions=prediction_blocking(columns),
         probability_two_random_records_match=PRIOR_MATCH,
-        retain_matching_columns=True,
+        # The pairs are explained by their Bayes factors; the records are in the queue.
+        retain_matching_columns=False,
         # Keeps each comparison's Bayes factor, so a link can be explained.
         retain_intermediate_calculation_columns=True,
     )
