@@ -17,17 +17,24 @@ def parcels(smoke_run, n: int) -> list[tuple[str, list[str]]]:
     return [(pid, list(g["path"])) for pid, g in list(df.groupby("parcel_id", sort=True))[:n]]
 
 
-def tag_photo(path: Path, gtin: str = "00885259846194") -> Path:
+def tag_photo(path: Path, gtin: str = "00885259846194", bars: str | None = "0885259846193") -> Path:
     """A photographed size tag, drawn: what the label reader reads on a real parcel (the default
-    barcode number has a wrong check digit, so a label check fails)."""
+    barcode number has a wrong check digit, so a label check fails), and beside it an EAN-13
+    whose bars carry `bars`."""
+    import numpy as np
+    import zxingcpp
     from PIL import Image, ImageDraw, ImageFont
 
-    img = Image.new("RGB", (960, 720), (90, 80, 75))
+    img = Image.new("RGB", (1280, 720), (90, 80, 75))
     draw = ImageDraw.Draw(img)
-    draw.rectangle((180, 120, 780, 600), fill=(245, 245, 240))
+    draw.rectangle((140, 120, 1160, 600), fill=(245, 245, 240))
     font = ImageFont.load_default(size=40)
     for i, line in enumerate(["MADE IN VIETNAM", "555088-101", f"UPC {gtin}", "US 10 UK 9 EUR 44"]):
-        draw.text((220, 170 + 105 * i), line, fill=(20, 20, 20), font=font)
+        draw.text((180, 170 + 105 * i), line, fill=(20, 20, 20), font=font)
+    if bars:
+        code = zxingcpp.create_barcode(bars, zxingcpp.BarcodeFormat.EAN13)
+        strip = Image.fromarray(np.asarray(code.to_image(scale=3, add_quiet_zones=True)))
+        img.paste(strip.convert("RGB").resize((strip.width, 220)), (780, 250))
     img.save(path)
     return path
 

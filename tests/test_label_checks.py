@@ -20,7 +20,8 @@ def outcomes(*photos: list[str], **context) -> dict[str, str]:
 
 def test_a_consistent_genuine_parcel_passes_every_check_it_can_make():
     got = outcomes(TAG, BOX, ["a shoe"], dispatch_country="China")
-    assert got == {"gtin_check_digit": PASS, "style_code_agrees": PASS, "made_in_agrees": PASS,
+    assert got == {"gtin_check_digit": PASS, "barcode_matches_print": UNKNOWN,
+                   "style_code_agrees": PASS, "made_in_agrees": PASS,
                    "production_dates": PASS, "size_chart": PASS, "made_in_vs_dispatch": PASS}
 
 
@@ -74,3 +75,17 @@ def test_failed_checks_become_label_reasons_with_their_photos():
     assert failed_reasons(got) == ["label_style_code_agrees"]
     (style,) = [o for o in got if o.check == "style_code_agrees"]
     assert style.photos == [0, 1] and style.values["style_code"] == ["555088-101", "555088-140"]
+
+
+def test_bars_that_carry_another_number_than_the_print_fail():
+    def check(bars: str | None, lines: list[str]) -> str:
+        fields = parse(lines)
+        fields.barcode = bars
+        labels = ParcelLabels([fields], brand="nike", today=TODAY)
+        return next(o for o in check_parcel(labels) if o.check == "barcode_matches_print").outcome
+
+    assert check("00885259846193", BOX) == PASS
+    assert check("00885259846209", BOX) == FAIL  # another shoe's GTIN, its check digit right
+    assert check(None, BOX) == UNKNOWN
+    # A printed number with a wrong check digit is a misread as likely as a mismatch: not compared.
+    assert check("00885259846209", [line.replace("846193", "846194") for line in BOX]) == UNKNOWN

@@ -66,6 +66,10 @@ def test_a_date_printed_against_the_style_code_and_a_cut_off_country():
     assert got.made_in == "CHINA"
     # A country's name alone counts only on a label whose other print was read.
     assert parse(["CHINA"]).made_in is None
+    # A size table is such print, and "EIN" / "IN" before the name are what is left of MADE IN.
+    assert parse(["UK 6", "US 6.5", "CM24.5", "EIN CHINA"]).made_in == "CHINA"
+    assert parse(["US 9", "EUR 42.5", "IN VIETNAM"]).made_in == "VIETNAM"
+    assert parse(["UK 6", "CHINA"]).made_in is None  # one size is no table
 
 
 def test_fourteen_digits_that_number_a_carton_are_no_shoe_barcode():

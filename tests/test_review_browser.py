@@ -37,7 +37,7 @@ def _get(url: str):
 
 
 N_PARCELS = 5
-SHOTS = ("queue.png", "parcel-with-reference.png", "zoomed-photo.png")
+SHOTS = ("queue.png", "parcel-with-reference.png", "zoomed-photo.png", "label-photo.png")
 
 
 @pytest.fixture
@@ -126,6 +126,13 @@ def test_work_through_five_parcels_with_the_keyboard(server, tmp_path):
             page.set_viewport_size({"width": 1366, "height": 768})
             assert page.locator("svg.boxes polygon").count() >= 3
             assert "barcode number 885259846194 has a wrong check digit" in page.content()
+            assert page.locator("svg.boxes polygon.bars").count() == 1  # the bars, decoded
+            assert "bars: 885259846193" in page.content()
+            # The label photo with its boxes, and the checks below it, on one screen.
+            page.set_viewport_size({"width": 1366, "height": 1000})
+            page.locator("svg.boxes").first.evaluate("e => e.scrollIntoView({block: 'start'})")
+            page.screenshot(path=str(shots / SHOTS[3]))
+            page.set_viewport_size({"width": 1366, "height": 768})
             page.goto(f"{base}/parcels/{first}")
             current = first
             page.fill("input[name=reviewer]", "browser liaison")  # kept for the next pages

@@ -5,7 +5,8 @@ keyed by sha256) the reader (`infer.labels`) reads the photo and the parser take
 field is scored on the photos where the person could read it (not empty, not `unreadable`):
 exact match after the normalisation the parser promises (country in English, style code with its
 dash, dates as calendar dates in either order, barcode digits without leading zeros, sizes as
-numbers). Also reported: which photos the reader found print on, against the person's `kind`,
+numbers). The GTIN is scored as the reader reports it (the decoded bars, else the printed
+digits) and from each source alone. Also reported: which photos the reader found print on, against the person's `kind`,
 and the time per photo.
 
     python experiments/label-reading/evaluate.py --truth datasets/label-truth/aj1-legit-check.csv \\
@@ -30,7 +31,10 @@ from infer.labels.fields import Fields, parse  # noqa: E402
 from infer.labels.reader import engine, read_photo  # noqa: E402
 from infer.photos import PhotoError, load_photo  # noqa: E402
 
-FIELDS = ("made_in", "style_code", "dates", "gtin", "size_us", "size_uk", "size_eur", "size_cm")
+# `gtin` is the label's GTIN as the reader reports it: the bars where they decode, else the
+# printed digits; `gtin_print` and `gtin_bars` score each source alone.
+FIELDS = ("made_in", "style_code", "dates", "gtin", "gtin_print", "gtin_bars", "size_us", "size_uk",
+          "size_eur", "size_cm")
 READABLE = ("size_tag", "box_label")
 
 
@@ -61,11 +65,11 @@ def truth_value(row: dict, name: str):
         if not a or not b or "unreadable" in (a, b):
             return None
         return tuple(sorted(d for d in (_date(a), _date(b)) if d))
-    value = row[name]
+    value = row["gtin" if name.startswith("gtin") else name]
     if not value or value == "unreadable":
         return None
-    if name == "gtin":
-        return value.lstrip("0")
+    if name.startswith("gtin"):
+        return row["gtin"].lstrip("0")
     if name.startswith("size_"):
         return _number(value)
     return value.strip().upper()
@@ -74,8 +78,10 @@ def truth_value(row: dict, name: str):
 def read_value(fields: Fields, name: str):
     if name == "dates":
         return tuple(sorted(d for d in fields.production_dates if d != "invalid")) or None
-    if name == "gtin":
-        return fields.gtin.lstrip("0") if fields.gtin else None
+    if name.startswith("gtin"):
+        gtin = {"gtin": fields.barcode or fields.gtin, "gtin_print": fields.gtin,
+                "gtin_bars": fields.barcode}[name]
+        return gtin.lstrip("0") if gtin else None
     if name.startswith("size_"):
         got = fields.sizes.get(name[5:])
         return _number(got) if got else None
@@ -86,8 +92,8 @@ def read_record(folder: Path, row: dict, earlier: dict | None) -> dict:
     """One photo's read lines, boxes and confidences: read now, or taken from an earlier run."""
     if earlier is not None:
         old = earlier[row["file"]]
-        return {k: old[k] for k in ("file", "kind", "lines", "boxes", "confidences", "reason", "seconds", "error")
-                if k in old}
+        return {k: old[k] for k in ("file", "kind", "lines", "boxes", "confidences", "barcodes", "reason",
+                                    "seconds", "error") if k in old}
     try:
         photo = load_photo(folder / row["file"])
     except PhotoError as exc:
@@ -98,7 +104,7 @@ def read_record(folder: Path, row: dict, earlier: dict | None) -> dict:
     parse(text.texts(), boxes=[line.box for line in text.lines])
     return {"file": row["file"], "kind": row["kind"], "lines": text.texts(),
             "boxes": [line.box for line in text.lines], "confidences": [line.confidence for line in text.lines],
-            "reason": text.reason, "seconds": round(time.perf_counter() - start, 3)}
+            "barcodes": [code.gtin for code in text.barcodes], "reason": text.reason, "seconds": round(time.perf_counter() - start, 3)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -130,6 +136,7 @@ def main(argv: list[str] | None = None) -> None:
             continue
         times.append(record["seconds"])
         fields = parse(record["lines"], boxes=record["boxes"])
+        fields.barcode = (record.get("barcodes") or [None])[0]  # as infer.labels.parcel_evidence
         record["fields"], record["match"] = fields.to_dict(), {}
         for name in FIELDS:
             want = truth_value(row, name)

@@ -40,9 +40,10 @@ def main(argv: list[str] | None = None) -> None:
             confidences = photo.get("confidences") or [1.0] * len(photo["lines"])
             keep = [i for i, c in enumerate(confidences) if c >= SURE]
             boxes = photo.get("boxes")
-            parcels[(row["parcel_id"], row["label"])].append(
-                parse([photo["lines"][i] for i in keep], brand=args.brand,
-                      boxes=[boxes[i] for i in keep] if boxes else None))
+            fields = parse([photo["lines"][i] for i in keep], brand=args.brand,
+                           boxes=[boxes[i] for i in keep] if boxes else None)
+            fields.barcode = (photo.get("barcodes") or [None])[0]  # as parcel_evidence
+            parcels[(row["parcel_id"], row["label"])].append(fields)
     table = {rule.name: {"genuine": [0, 0], "counterfeit": [0, 0], "unknown": 0} for rule in RULES}
     failures = []
     for (parcel, label), fields in sorted(parcels.items()):

@@ -34,8 +34,11 @@ def parcel_evidence(texts: list[PhotoText | None], names: list[str], brand: str 
         parsed = parse(text.texts(), brand=brand, boxes=[line.box for line in text.lines])
         sure = [line for line in text.lines if line.confidence >= SURE]
         fields.append(parse([line.text for line in sure], brand=brand, boxes=[line.box for line in sure]))
+        # A decoded barcode passed its own check digit: it is as sure as a reading gets.
+        parsed.barcode = fields[-1].barcode = text.barcodes[0].gtin if text.barcodes else None
         labels.append({"photo": i, "path": name, "size": list(text.size), "reason": text.reason,
-                       "lines": [vars(line) for line in text.lines], "fields": parsed.to_dict()})
+                       "lines": [vars(line) for line in text.lines],
+                       "barcodes": [vars(code) for code in text.barcodes], "fields": parsed.to_dict()})
     # The labels' own brand (a printed name, a Nike style code) before the image model's guess.
     printed = next((f.brand for f in fields if f.brand), None)
     outcomes = check_parcel(ParcelLabels(fields, brand=printed or brand, dispatch_country=dispatch_country))

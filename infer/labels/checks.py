@@ -63,6 +63,24 @@ def gtin_check_digit(labels: ParcelLabels) -> Outcome:
                    [i for i, _, _ in read], {"gtin": sorted({g for _, g, _ in read})})
 
 
+def barcode_matches_print(labels: ParcelLabels) -> Outcome:
+    # Only a printed number with a right check digit is compared: a misread digit almost
+    # always breaks it, so a mismatch left is the label's, not the reader's.
+    both = [(i, f.barcode, f.gtin) for i, f in enumerate(labels.fields)
+            if f.barcode and f.gtin and f.gtin_check_digit_ok]
+    if not both:
+        return Outcome("barcode_matches_print", UNKNOWN, "no photo shows both a decoded barcode "
+                       "and its printed number")
+    bad = [(i, bars, printed) for i, bars, printed in both if bars != printed]
+    if bad:
+        i, bars, printed = bad[0]
+        return Outcome("barcode_matches_print", FAIL, f"the bars carry {bars.lstrip('0')}, the "
+                       f"number printed under them is {printed.lstrip('0')}", [b[0] for b in bad],
+                       {"barcode": bars, "printed": printed})
+    return Outcome("barcode_matches_print", PASS, "the bars carry the printed number",
+                   [i for i, _, _ in both], {"gtin": sorted({g for _, g, _ in both})})
+
+
 def _agree(labels: ParcelLabels, name: str, attribute: str, what: str) -> Outcome:
     read = _with(labels, attribute)
     values = sorted({str(v) for _, v in read})
@@ -163,6 +181,8 @@ class Rule:
 
 RULES = (
     Rule("gtin_check_digit", "every barcode number has the right GS1 check digit", gtin_check_digit),
+    Rule("barcode_matches_print", "a barcode's bars carry the number printed under them",
+         barcode_matches_print),
     Rule("style_code_agrees", "the size tag and the box label print the same style code", style_code_agrees),
     Rule("made_in_agrees", "the size tag and the box label print the same country", made_in_agrees),
     Rule("production_dates", "the tag's production dates: start before end, at most nine months "

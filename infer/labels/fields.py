@@ -78,6 +78,7 @@ class Fields:
     production_dates: list[str] = field(default_factory=list)  # ISO dates, in reading order
     gtin: str | None = None  # 14 digits, zero-padded (a UPC-A or EAN-13 as printed)
     gtin_check_digit_ok: bool | None = None
+    barcode: str | None = None  # the GTIN its bars decode to, 14 digits (`barcodes`), if any
     sizes: dict[str, str] = field(default_factory=dict)  # us / uk / eur / cm
     colourway: str | None = None
     model_name: str | None = None
@@ -126,12 +127,19 @@ def country(name: str, lenient: bool = False) -> str | None:
     return best if ratio >= 0.8 and len(rivals) == 1 else None
 
 
+MADE_IN_REMNANTS = frozenset({"MADE", "ADE", "DE", "E", "IN", "EIN", "DEIN", "NI", "IM", "MADEIN"})
+
+
 def bare_country(lines: list[str]) -> str | None:
     """A line that is a country's name alone, or its end (HINA, HINE where the reader lost the
     first letter): on a tag whose other print was read, the "made in" line with its first words
     cut off or read as a line of their own."""
     for line in lines:
-        word = re.sub(r"[^A-ZÀ-Ý]", "", line.upper())
+        words = line.upper().split()
+        # "EIN CHINA", "IN VIETNAM": the rest of a "made in" whose first letters were lost.
+        if len(words) > 1 and all(w in MADE_IN_REMNANTS for w in words[:-1]):
+            words = words[-1:]
+        word = re.sub(r"[^A-ZÀ-Ý]", "", "".join(words))
         if len(word) < 4:
             continue
         ends = {canonical for canonical, spellings in COUNTRIES.items() for spelling in spellings
@@ -194,7 +202,9 @@ def parse(lines: list[str], brand: str | None = None, boxes: list | None = None)
                  and plausible(k, v := m.group(1).replace(",", ".").replace(" ", ""))}
     if boxes is not None:
         out.sizes = {**table_sizes(lines, boxes), **out.sizes}
-    if out.made_in is None and (out.style_code or out.production_dates or out.gtin):
+    # A label is known by its other print: a code, dates, a barcode number, or a size table.
+    if out.made_in is None and (out.style_code or out.production_dates or out.gtin
+                                or len(out.sizes) >= 2):
         out.made_in = bare_country(lines)
     for line in lines:
         upper = line.upper().strip()

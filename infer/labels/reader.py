@@ -1,5 +1,6 @@
 """Read the printed text on a photo: RapidOCR's PP-OCRv4 detector and recogniser (ONNX files
-inside the `rapidocr-onnxruntime` wheel, run by the onnxruntime that serving already uses).
+inside the `rapidocr-onnxruntime` wheel, run by the onnxruntime that serving already uses), and
+the retail barcodes on the photos that carry print (`barcodes`).
 
 Text is first looked for on a small copy of the photo (`DETECT_SIDE`), which is cheap and says
 whether the photo carries print at all and where. Each cluster of print found there (a size tag,
@@ -16,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 import cv2
 import numpy as np
 from PIL import Image
+
+from infer.labels.barcodes import Barcode, read_barcodes
 
 DETECT_SIDE = 960  # longest side of the copy text is looked for on
 READ_SIDE = 1280  # longest side a cluster of print is enlarged to before it is read
@@ -42,6 +45,7 @@ class PhotoText:
     lines: list[Line] = field(default_factory=list)
     size: tuple[int, int] = (0, 0)  # the photo's width and height
     reason: str | None = None
+    barcodes: list[Barcode] = field(default_factory=list)  # retail barcodes decoded (GTINs)
 
     def texts(self) -> list[str]:
         return [line.text for line in self.lines]
@@ -118,6 +122,8 @@ def read_photo(img: Image.Image, min_confidence: float = MIN_CONFIDENCE) -> Phot
     if not regions:
         out.reason = "no printed text found"
         return out
+    # A barcode is printed on a label, and a label has print: photos without are not searched.
+    out.barcodes = read_barcodes(img)
     for x0, y0, x1, y1 in regions:
         margin = REGION_MARGIN * max(x1 - x0, y1 - y0)
         left, top = max(0.0, x0 - margin), max(0.0, y0 - margin)
@@ -132,6 +138,6 @@ def read_photo(img: Image.Image, min_confidence: float = MIN_CONFIDENCE) -> Phot
             if text and float(confidence) >= min_confidence:
                 corners = [[round(left + x / factor, 1), round(top + y / factor, 1)] for x, y in box]
                 out.lines.append(Line(text, round(float(confidence), 4), corners))
-    if not out.lines:
+    if not out.lines and not out.barcodes:
         out.reason = "text found but not legible"
     return out

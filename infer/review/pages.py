@@ -38,7 +38,7 @@ body.heat .shot img.heatmap{display:block}.blind{color:#555;font-style:italic}
 form.filters{background:none;padding:0;max-width:none}form.filters label{display:inline;margin-right:.6rem}
 @media (max-width:900px){.photo img{height:180px}.shot img.heatmap{height:180px}body{margin:.6rem}}
 .shot{position:relative;display:inline-block}.shot svg{position:absolute;left:0;top:0;pointer-events:none}
-.boxes polygon{fill:rgba(255,0,0,.08);stroke:#e00}.read{font-family:monospace;font-size:.8rem;max-width:32rem}
+.boxes polygon{fill:rgba(255,0,0,.08);stroke:#e00}.boxes polygon.bars{fill:rgba(0,90,255,.08);stroke:#05f}.read{font-family:monospace;font-size:.8rem;max-width:32rem}
 .pass{color:#070}.fail{color:#b00;font-weight:bold}.unknown{color:#777}
 """
 
@@ -231,19 +231,25 @@ def label_checks(checks: list[dict], photos: list[dict]) -> str:
 
 def _boxes(label: dict | None, height: int = 240) -> tuple[str, str]:
     """(an SVG of the read lines' boxes over a photo shown `height` px high, the lines as text)."""
-    if not label or not label.get("lines"):
+    codes = label.get("barcodes") or [] if label else []
+    if not label or not (label.get("lines") or codes):
         return "", f"<div class='read'><i>{escape(label['reason'])}</i></div>" if label and label.get("reason") else ""
     w, h = label["size"]
     width = round(height * w / max(1, h))
     stroke = max(1.5, max(w, h) / 300)
-    polygons = "".join(
-        f"<polygon points='{' '.join(f'{x:.0f},{y:.0f}' for x, y in line['box'])}' "
-        f"stroke-width='{stroke:.1f}'><title>{escape(line['text'])} ({line['confidence']:.2f})</title></polygon>"
-        for line in label["lines"]
-    )
+
+    def polygon(box, title: str, kind: str = "") -> str:
+        return (f"<polygon{kind} points='{' '.join(f'{x:.0f},{y:.0f}' for x, y in box)}' "
+                f"stroke-width='{stroke:.1f}'><title>{escape(title)}</title></polygon>")
+
+    polygons = "".join(polygon(line["box"], f"{line['text']} ({line['confidence']:.2f})")
+                       for line in label["lines"])
+    polygons += "".join(polygon(code["box"], f"barcode {code['gtin'].lstrip('0')}", " class='bars'")
+                        for code in codes)
     svg = (f"<svg class='boxes' viewBox='0 0 {w} {h}' width='{width}' height='{height}' "
            f"preserveAspectRatio='none'>{polygons}</svg>")
-    text = "<br>".join(escape(line["text"]) for line in label["lines"])
+    text = "<br>".join([escape(line["text"]) for line in label["lines"]]
+                       + [f"bars: {escape(code['gtin'].lstrip('0'))}" for code in codes])
     return svg, f"<div class='read'>read: {text}</div>"
 
 
