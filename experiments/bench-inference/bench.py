@@ -79,7 +79,7 @@ def make_photo(job: tuple[str, int, int, int]) -> int:
         box = [x0, y0, x0 + rng.integers(width // 20, width // 3), y0 + rng.integers(height // 20, height // 3)]
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))
         (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
-    if LABEL_MARK in Path(path).name:  # a size tag or a box label, a third of the frame wide
+    if Path(path).stem.endswith(LABEL_MARK):  # a size tag or a box label, a third of the frame wide
         _draw_label(draw, width, height, rng)
     pixels = np.asarray(base, np.int16)
     ramp = np.linspace(-25, 25, width, dtype=np.float32).astype(np.int16)[None, :, None]
@@ -89,7 +89,7 @@ def make_photo(job: tuple[str, int, int, int]) -> int:
     return Path(path).stat().st_size
 
 
-LABEL_MARK = "-label"
+LABEL_MARK = "-tag"  # the file name ends with it; the parcel kind "12mp-labels" must not match
 LABEL_LINES = ["MADE IN VIETNAM", "FABRIQUE AU VIETNAM", "555088-101  02/09/15", "12/10/14",
                "US 10  UK 9  EUR 44  CM 28", "UPC 00885259846193"]
 
