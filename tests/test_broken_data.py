@@ -45,6 +45,9 @@ def test_too_many_broken_photos_stop_before_training(broken_manifest, tmp_path, 
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
+# Slow (~28 s: a training run through the broken photos); the refusal above stays in the
+# default suite.
+@pytest.mark.slow
 def test_a_few_broken_photos_are_skipped_and_counted(broken_manifest, tmp_path, new_store):
     proc, client = train(tmp_path, broken_manifest, new_store, "data.max_broken_share=0.2")
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -54,6 +54,23 @@ def test_the_planted_seller_is_one_case_and_decoys_stay_out(small_day):
     assert (senders_per_case == 1).mean() >= 0.97
 
 
+def test_a_day_larger_than_the_training_sample_is_trained_on_a_sample_and_scored_whole(
+        small_day, monkeypatch):
+    from infer.cases import link
+
+    day, _ = small_day
+    engines, real = [], link.database_api
+    monkeypatch.setattr(link, "TRAIN_PARCELS", 400)
+    monkeypatch.setattr(link, "database_api", lambda backend: engines.append(backend) or
+                        real(backend))
+    result = link.link_parcels(day.drop(columns=TRUTH), threshold=0.9)
+    assert engines == ["duckdb", "duckdb"]  # one engine trains on the sample, one scores all
+    assert sorted(result.cases["parcel_id"]) == sorted(day["parcel_id"])
+    joined = result.cases.merge(day[["parcel_id", "label"]], on="parcel_id")
+    seller = joined[joined["label"] == "counterfeit"]
+    assert seller["case_id"].value_counts().iloc[0] >= 0.9 * len(seller)
+
+
 def test_each_link_is_explained_by_its_comparisons(small_day):
     _, result = small_day
     pairs = result.pairs

@@ -101,6 +101,7 @@ def test_the_runner_batches_like_the_eager_path(model_dir, arrays):
     assert [a.shape for a in empty] == [(0,), (0, len(net.spec.brands)), (0, fast[2].shape[1])]
 
 
+@pytest.mark.slow  # ~20 s: a torch.export to ONNX
 def test_package_without_onnx_is_exported_on_load(model_dir, arrays, tmp_path, capfd):
     old = tmp_path / "old"
     shutil.copytree(model_dir, old)

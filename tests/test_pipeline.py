@@ -471,7 +471,7 @@ def test_batch_killed_and_rerun_writes_every_parcel_exactly_once(smoke_run, tmp_
     assert sorted(ids) == sorted(big["parcel_id"].unique())
 
 
-# Two smoke trainings: slow; the single-split run logged later stays in the default run.
+# Two smoke trainings: slow, as is the single-split run logged later (below).
 @pytest.mark.slow
 def test_tracking_disabled_then_logged_from_the_output_folder(smoke_run, tmp_path, new_store):
     """`tracking.enabled=false` (a lent GPU machine with no store to reach): the unreachable
@@ -524,6 +524,7 @@ def test_tracking_disabled_then_logged_from_the_output_folder(smoke_run, tmp_pat
         assert partial[f"cv/{key}"] == pytest.approx(summary["metrics"][key]), key
 
 
+@pytest.mark.slow  # ~33 s: an offline run, then logged and registered
 def test_a_single_split_run_logged_later_is_registered_like_a_tracked_one(smoke_run, tmp_path, new_store,
                                                                           monkeypatch):
     """A single-split run with `tracking.enabled=false`: `python -m train.log_to_mlflow` logs

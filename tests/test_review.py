@@ -321,6 +321,8 @@ def test_decisions_table_is_append_only(db, client, queued):
         raw.execute("DELETE FROM decisions")
 
 
+# Slow (~27 s: a training run); the browser test reads its own export as a training manifest.
+@pytest.mark.slow
 def test_training_consumes_an_exported_review_manifest(client, db, queued, smoke_run, tmp_path, new_store):
     """The loop closes: the liaison's decisions become one more training source."""
     a, b, _ = queued[1]
