@@ -1,11 +1,21 @@
-"""Helpers shared by the review-queue tests: a queue filled from the smoke model's parcels."""
+"""Helpers shared by the review-queue tests: a queue filled from the smoke model's parcels, and
+the review server started as its own process."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import random
 import shutil
 import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
+
+import pytest
 
 from infer import Inspector
 from infer.manifest import read_manifest
@@ -71,3 +81,40 @@ def copy_db(src: Path, dst: Path) -> Path:
     a.close()
     b.close()
     return dst
+
+
+def get_json(url: str, token: str):
+    """A GET of the review API with the bearer token, its JSON body."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@contextlib.contextmanager
+def review_server(db: Path, token: str, cwd: Path, ready: str = "/api/queue"):
+    """`python -m infer.review serve` on a free port, its base URL once `ready` answers."""
+    from tests.conftest import REPO, free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "infer.review", "serve", "--db", str(db), "--port", str(port),
+         "--token", token],
+        cwd=cwd, env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            get_json(base + ready, token)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"review server did not start: {proc.communicate()[1][-2000:]}")
+            time.sleep(0.3)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(10)

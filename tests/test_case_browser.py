@@ -4,14 +4,9 @@ largest case, splits one parcel out of it and decides the rest with one key."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,8 +16,7 @@ pytest.importorskip("fastapi")
 
 from infer.cases.cli import main as cases_main  # noqa: E402
 from tests.case_support import fill_queue  # noqa: E402
-from tests.conftest import REPO, free_port  # noqa: E402
-from tests.review_support import copy_db  # noqa: E402
+from tests.review_support import copy_db, get_json, review_server  # noqa: E402
 from train.traffic import simulate_day  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -35,9 +29,7 @@ SHOT = "case-page.png"
 
 
 def _get(url: str):
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+    return get_json(url, TOKEN)
 
 
 @pytest.fixture
@@ -54,27 +46,8 @@ def server(tmp_path):
         fill_queue(filled, day)
         copy_db(filled, db)
     assert cases_main(["build", "--db", str(db)]) == 0
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "infer.review", "serve", "--db", str(db), "--port", str(port),
-         "--token", TOKEN],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            _get(f"{base}/api/cases")
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"review server did not start: {proc.communicate()[1][-2000:]}")
-            time.sleep(0.3)
-    yield base
-    proc.terminate()
-    proc.wait(10)
+    with review_server(db, TOKEN, tmp_path, ready="/api/cases") as base:
+        yield base
 
 
 def _press(page, key: str) -> None:

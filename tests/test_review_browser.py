@@ -4,36 +4,22 @@ photo opened full size, heatmaps laid over the photos."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from infer.manifest import read_manifest
-from tests.conftest import REPO, run_module
-from tests.review_support import build_queue
+from tests.conftest import run_module
+from tests.review_support import build_queue, get_json, review_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 TOKEN = "browser-test-token-0123"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url: str):
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+    return get_json(url, TOKEN)
 
 
 N_PARCELS = 5
@@ -47,27 +33,8 @@ def server(smoke_run, tmp_path):
                        "--model", str(smoke_run["output_dir"] / "model"), "--per-group", "2"],
                       cwd=tmp_path, env=smoke_run["env"])
     assert refs.returncode == 0, refs.stderr[-2000:]
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "infer.review", "serve", "--db", str(db), "--port", str(port),
-         "--token", TOKEN],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            _get(f"{base}/api/queue")
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"review server did not start: {proc.communicate()[1][-2000:]}")
-            time.sleep(0.3)
-    yield {"base": base, "db": db, "rows": rows}
-    proc.terminate()
-    proc.wait(10)
+    with review_server(db, TOKEN, tmp_path) as base:
+        yield {"base": base, "db": db, "rows": rows}
 
 
 def _next_of(page) -> int | None:

@@ -185,11 +185,6 @@ def _vector(value) -> np.ndarray | None:
     return vector if finite else None
 
 
-def normalise_name(value) -> str | None:
-    """Lower case, accents and punctuation dropped, spaces collapsed (`normalise_names`)."""
-    return normalise_names(pd.Series([value], dtype=object)).iloc[0]
-
-
 def normalise_names(values: pd.Series) -> pd.Series:
     """Each value lower case, accents and punctuation dropped, spaces collapsed; None where
     nothing is left. In Arrow's string kernels: a national day holds millions of names and
